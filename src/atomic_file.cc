@@ -1,0 +1,147 @@
+#include "atomic_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+
+namespace pguard {
+
+int FileOps::Open(const char* path, int flags, mode_t mode) {
+  return ::open(path, flags, mode);
+}
+ssize_t FileOps::Write(int fd, const void* data, size_t size) {
+  return ::write(fd, data, size);
+}
+int FileOps::Fsync(int fd) { return ::fsync(fd); }
+int FileOps::Close(int fd) { return ::close(fd); }
+int FileOps::Rename(const char* from, const char* to) {
+  return ::rename(from, to);
+}
+int FileOps::Unlink(const char* path) { return ::unlink(path); }
+
+FileOps& RealFileOps() {
+  static FileOps ops;
+  return ops;
+}
+
+namespace {
+
+// Temp names are unique per process and call, so concurrent writers (two
+// CLIs, a CLI and the watcher) never share one.
+std::string TempName(const fs::path& path) {
+  static std::atomic<unsigned> counter{0};
+  return path.string() + ".tmp." + std::to_string(::getpid()) + "." +
+         std::to_string(counter++);
+}
+
+Status WriteAll(FileOps& ops, int fd, std::string_view content,
+                const std::string& path) {
+  while (!content.empty()) {
+    ssize_t n = ops.Write(fd, content.data(), content.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return SystemError("write", path);
+    }
+    content.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status WriteFileAtomic(const fs::path& path, std::string_view content,
+                       WriteOptions options, FileOps& ops) {
+  const std::string temp = TempName(path);
+  int fd = ops.Open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                    options.mode);
+  if (fd < 0) return SystemError("create", temp);
+  // open() applies the umask; the mode must be exact (0600 private files).
+  if (::fchmod(fd, options.mode) != 0) {
+    Status status = SystemError("chmod", temp);
+    ops.Close(fd);
+    ops.Unlink(temp.c_str());
+    return status;
+  }
+  Status status = WriteAll(ops, fd, content, temp);
+  if (status.ok() && options.durable && ops.Fsync(fd) != 0) {
+    status = SystemError("fsync", temp);
+  }
+  if (ops.Close(fd) != 0 && status.ok()) status = SystemError("close", temp);
+  if (status.ok() && ops.Rename(temp.c_str(), path.c_str()) != 0) {
+    status = SystemError("rename " + temp + " to", path.string());
+  }
+  if (!status.ok()) {
+    ops.Unlink(temp.c_str());
+    return status;
+  }
+  if (options.durable) {
+    const fs::path dir =
+        path.has_parent_path() ? path.parent_path() : fs::path(".");
+    int dfd = ops.Open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (dfd < 0) return SystemError("open directory", dir.string());
+    if (ops.Fsync(dfd) != 0) status = SystemError("fsync", dir.string());
+    ops.Close(dfd);
+  }
+  return status;
+}
+
+Result<ReadResult> ReadFile(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return ReadResult{.missing = true, .content = {}};
+    return SystemError("open", path.string());
+  }
+  ReadResult result;
+  char buffer[8192];
+  for (;;) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      Error error = SystemError("read", path.string());
+      ::close(fd);
+      return error;
+    }
+    if (n == 0) break;
+    result.content.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return result;
+}
+
+Status AppendToFile(const fs::path& path, std::string_view data, mode_t mode) {
+  int fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, mode);
+  if (fd < 0) return SystemError("open", path.string());
+  ssize_t n = ::write(fd, data.data(), data.size());
+  int saved = errno;
+  ::close(fd);
+  if (n < 0) return SystemError("append to", path.string(), saved);
+  if (static_cast<size_t>(n) != data.size()) {
+    return Error{ErrorKind::kFailure,
+                 "unable to append to " + path.string() + ": short write"};
+  }
+  return Status::Ok();
+}
+
+Status MakeDir(const fs::path& path, mode_t mode) {
+  if (::mkdir(path.c_str(), mode) == 0) {
+    if (::chmod(path.c_str(), mode) != 0) {
+      return SystemError("chmod", path.string());
+    }
+    return Status::Ok();
+  }
+  if (errno != EEXIST) return SystemError("create directory", path.string());
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return SystemError("stat", path.string());
+  if (!S_ISDIR(st.st_mode)) {
+    return Error{ErrorKind::kFailure, "unable to create directory " +
+                                          path.string() +
+                                          ": exists and is not a directory"};
+  }
+  return Status::Ok();
+}
+
+}  // namespace pguard

@@ -1,0 +1,59 @@
+// A process is ours only if its pid, its start time (from /proc/PID/stat)
+// and the boot id all match what we recorded, and it is not a zombie. A bare
+// pid is never trusted: pids are reused, and PID 1 here never reaps.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "error.h"
+
+namespace pguard {
+
+struct ProcessIdentity {
+  pid_t pid = 0;
+  uint64_t start_ticks = 0;  // field 22 of /proc/PID/stat
+  std::string boot_id;
+
+  bool operator==(const ProcessIdentity&) const = default;
+};
+
+// The fields of /proc/PID/stat pguard needs.
+struct ProcStat {
+  char state = '?';  // 'Z' for a zombie
+  pid_t ppid = 0;
+  pid_t pgrp = 0;
+  uint64_t start_ticks = 0;
+};
+
+// Parses the text of /proc/PID/stat (the command name may hold spaces and
+// parentheses). Pure, for tests.
+std::optional<ProcStat> ParseProcStat(std::string_view text);
+
+// Reads /proc/PID/stat; nullopt when the process does not exist.
+std::optional<ProcStat> ReadProcStat(pid_t pid);
+
+// /proc/sys/kernel/random/boot_id, read once and cached.
+Result<std::string> CurrentBootId();
+
+// The identity of live process PID now, or nullopt if it is gone.
+std::optional<ProcessIdentity> IdentityOf(pid_t pid);
+
+// True when ID names a live, non-zombie process in this boot.
+bool IsAlive(const ProcessIdentity& id);
+
+// True when some non-zombie process has process group PGID.
+bool GroupHasLiveMembers(pid_t pgid);
+
+// Serialized form of the `identity` state file: "PID TICKS BOOT_ID EPOCH".
+std::string FormatIdentity(const ProcessIdentity& id, double started_at);
+struct RecordedIdentity {
+  ProcessIdentity id;
+  double started_at = 0;  // epoch seconds, sub-second precision
+};
+std::optional<RecordedIdentity> ParseIdentity(std::string_view text);
+
+}  // namespace pguard

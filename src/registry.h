@@ -1,0 +1,75 @@
+// registry.json: the source of truth, an object keyed by process name in the
+// shape of the original shell tool's .process-registry.json. Parsing is all
+// or nothing with PATH:LINE:COLUMN errors; rewrites keep every other entry,
+// every unknown key and every value as written.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "atomic_file.h"
+#include "error.h"
+
+namespace pguard {
+
+struct Entry {
+  std::string name;
+  // Exactly one of `command` (run with /bin/sh -c) and `argv` is set.
+  std::optional<std::string> command;
+  std::vector<std::string> argv;
+  double duration_min = 0;  // 0 = indefinite
+  bool auto_restart = true;
+  int max_restarts = 5;
+  double restart_cooldown = 30;  // seconds, between two starts
+  std::optional<std::string> cwd;
+  std::vector<std::pair<std::string, std::string>> env;  // in file order
+  int stop_signal = 15;                                  // SIGTERM
+  double stop_timeout = 10;                              // seconds
+
+  // The command as one line for `status` ("a b c" for argv).
+  std::string CommandLine() const;
+};
+
+struct Registry {
+  std::vector<Entry> entries;  // sorted by name
+  const Entry* Find(std::string_view name) const;
+};
+
+// Parses TEXT; errors are kInvalid with "PATH:LINE:COLUMN: what is wrong",
+// naming the entry and key for validation errors. PATH is only for messages.
+Result<Registry> ParseRegistry(std::string_view text, const std::string& path);
+
+// Reads and parses PATH; a missing file is an empty registry.
+Result<Registry> LoadRegistry(const fs::path& path);
+
+// The fields `register` sets. Unset optionals leave the key out of a new
+// entry; a replaced entry keeps the unknown keys of the old one but takes
+// every known key from here (keys not given here are removed, so
+// re-register replaces).
+struct EntryUpdate {
+  std::optional<std::string> command;
+  std::optional<std::vector<std::string>> argv;
+  double duration_min = 0;
+  std::optional<bool> auto_restart;
+  std::optional<int> max_restarts;
+  std::optional<double> restart_cooldown;
+  std::optional<std::string> cwd;
+  std::optional<std::vector<std::pair<std::string, std::string>>> env;
+  std::optional<std::string> stop_signal;  // as written, e.g. "TERM"
+  std::optional<double> stop_timeout;
+};
+
+// Returns TEXT with entry NAME added or replaced; every other byte of every
+// other entry's value is kept. TEXT must be a valid registry ("" = empty).
+Result<std::string> WithEntry(std::string_view text, const std::string& path,
+                              const std::string& name,
+                              const EntryUpdate& update);
+
+// Returns TEXT without entry NAME (unchanged text if absent).
+Result<std::string> WithoutEntry(std::string_view text, const std::string& path,
+                                 const std::string& name);
+
+}  // namespace pguard
