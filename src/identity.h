@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "error.h"
 
@@ -27,6 +29,15 @@ struct ProcStat {
   pid_t ppid = 0;
   pid_t pgrp = 0;
   uint64_t start_ticks = 0;
+  // Field 20. A thread-group leader that called pthread_exit() shows 'Z'
+  // while its other threads still run; it then counts more than one thread.
+  long num_threads = 1;
+
+  // True for a zombie ('Z' with no thread left) or a dying task ('X').
+  bool Dead() const {
+    return state == 'X' || state == 'x' ||
+           (state == 'Z' && num_threads <= 1);
+  }
 };
 
 // Parses the text of /proc/PID/stat (the command name may hold spaces and
@@ -48,11 +59,18 @@ bool IsAlive(const ProcessIdentity& id);
 // True when some non-zombie process has process group PGID.
 bool GroupHasLiveMembers(pid_t pgid);
 
+// The identities of the non-zombie members of process group PGID, at most
+// LIMIT of them (a scan of /proc; empty when the group is gone).
+std::vector<ProcessIdentity> LiveGroupMembers(pid_t pgid,
+                                              size_t limit = SIZE_MAX);
+
 // Serialized form of the `identity` state file: "PID TICKS BOOT_ID EPOCH".
 std::string FormatIdentity(const ProcessIdentity& id, double started_at);
 struct RecordedIdentity {
   ProcessIdentity id;
   double started_at = 0;  // epoch seconds, sub-second precision
+
+  bool operator==(const RecordedIdentity&) const = default;
 };
 std::optional<RecordedIdentity> ParseIdentity(std::string_view text);
 

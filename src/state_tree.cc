@@ -1,0 +1,338 @@
+#include "state_tree.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+#include "atomic_file.h"
+
+namespace pguard {
+namespace {
+
+std::string Trim(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ' ||
+                           text.back() == '\t' || text.back() == '\r')) {
+    text.remove_suffix(1);
+  }
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
+    text.remove_prefix(1);
+  }
+  return std::string(text);
+}
+
+Error Garbage(const fs::path& path, std::string_view expected,
+              std::string_view got) {
+  return Error{ErrorKind::kFailure, path.string() + ": expected " +
+                                        std::string(expected) + ", got \"" +
+                                        std::string(got) + "\""};
+}
+
+template <typename Int>
+std::optional<Int> ParseInt(std::string_view text) {
+  Int value{};
+  auto [end, ec] =
+      std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<double> ParseDouble(std::string_view text) {
+  double value = 0;
+  auto [end, ec] =
+      std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() ||
+      !std::isfinite(value)) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::string WholeSeconds(double seconds) {
+  return std::to_string(static_cast<long long>(std::floor(seconds)));
+}
+
+}  // namespace
+
+std::string FormatEpoch(double seconds) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%.6f", seconds);
+  return buffer;
+}
+
+Result<ProcessState> StateTree::Read(const std::string& name) const {
+  ProcessState state;
+  // One read per file; a missing file keeps the default.
+  auto read = [&](std::string_view file) -> Result<std::optional<std::string>> {
+    const fs::path path = paths_.StateFile(name, file);
+    Result<ReadResult> result = ReadFile(path);
+    if (!result.ok()) return result.error();
+    if (result.value().missing) return std::optional<std::string>();
+    return std::optional<std::string>(Trim(result.value().content));
+  };
+
+  auto status = read(state_file::kStatus);
+  if (!status.ok()) return status.error();
+  if (status.value()) {
+    auto parsed = ParseStatus(*status.value());
+    if (!parsed) {
+      return Garbage(paths_.StateFile(name, state_file::kStatus),
+                     "a status word", *status.value());
+    }
+    state.record.status = *parsed;
+  }
+
+  auto want = read(state_file::kWant);
+  if (!want.ok()) return want.error();
+  if (want.value()) {
+    auto parsed = ParseWant(*want.value());
+    if (!parsed) {
+      return Garbage(paths_.StateFile(name, state_file::kWant),
+                     "up, down or restart", *want.value());
+    }
+    state.record.want = *parsed;
+  }
+
+  auto pid = read(state_file::kPid);
+  if (!pid.ok()) return pid.error();
+  if (pid.value()) {
+    auto parsed = ParseInt<pid_t>(*pid.value());
+    if (!parsed || *parsed <= 0) {
+      return Garbage(paths_.StateFile(name, state_file::kPid), "a pid",
+                     *pid.value());
+    }
+    state.pid = *parsed;
+  }
+
+  auto restarts = read(state_file::kRestarts);
+  if (!restarts.ok()) return restarts.error();
+  if (restarts.value()) {
+    auto parsed = ParseInt<int>(*restarts.value());
+    if (!parsed || *parsed < 0) {
+      return Garbage(paths_.StateFile(name, state_file::kRestarts),
+                     "a non-negative integer", *restarts.value());
+    }
+    state.record.restarts = *parsed;
+  }
+
+  auto suppressed = read(state_file::kSuppressed);
+  if (!suppressed.ok()) return suppressed.error();
+  if (suppressed.value()) {
+    auto parsed = ParseInt<int>(*suppressed.value());
+    if (!parsed || *parsed < 0) {
+      return Garbage(paths_.StateFile(name, state_file::kSuppressed),
+                     "a non-negative integer", *suppressed.value());
+    }
+    state.record.suppressed = *parsed;
+  }
+
+  auto last_alert = read(state_file::kLastAlert);
+  if (!last_alert.ok()) return last_alert.error();
+  if (last_alert.value()) {
+    auto parsed = ParseDouble(*last_alert.value());
+    if (!parsed) {
+      return Garbage(paths_.StateFile(name, state_file::kLastAlert),
+                     "epoch seconds", *last_alert.value());
+    }
+    state.record.last_alert = *parsed;
+  }
+
+  auto stop_since = read(state_file::kStopSince);
+  if (!stop_since.ok()) return stop_since.error();
+  if (stop_since.value() && !stop_since.value()->empty()) {
+    auto parsed = ParseDouble(*stop_since.value());
+    if (!parsed) {
+      return Garbage(paths_.StateFile(name, state_file::kStopSince),
+                     "epoch seconds", *stop_since.value());
+    }
+    state.record.stop_since = *parsed;
+  }
+
+  auto last_exit = read(state_file::kLastExit);
+  if (!last_exit.ok()) return last_exit.error();
+  if (last_exit.value()) state.record.last_exit = *last_exit.value();
+
+  auto identity = read(state_file::kIdentity);
+  if (!identity.ok()) return identity.error();
+  if (identity.value() && !identity.value()->empty()) {
+    state.identity = ParseIdentity(*identity.value());
+    if (!state.identity) {
+      return Garbage(paths_.StateFile(name, state_file::kIdentity),
+                     "PID TICKS BOOT_ID EPOCH", *identity.value());
+    }
+  }
+
+  // started_at holds whole seconds; the identity file keeps the precise
+  // start. Prefer the precise one when both describe the same start.
+  auto started_at = read(state_file::kStartedAt);
+  if (!started_at.ok()) return started_at.error();
+  if (started_at.value()) {
+    auto parsed = ParseInt<long long>(*started_at.value());
+    if (!parsed) {
+      return Garbage(paths_.StateFile(name, state_file::kStartedAt),
+                     "whole epoch seconds", *started_at.value());
+    }
+    double precise = static_cast<double>(*parsed);
+    if (state.identity && std::floor(state.identity->started_at) == precise) {
+      precise = state.identity->started_at;
+    }
+    state.record.started_at = precise;
+  }
+  return state;
+}
+
+Status StateTree::Create(const std::string& name) const {
+  Status status = MakeDir(paths_.StateRoot(), 0755);
+  if (!status.ok()) return status;
+  return MakeDir(paths_.StateDir(name), 0755);
+}
+
+Status StateTree::WriteValue(const std::string& name, std::string_view file,
+                             const std::string& value) const {
+  return WriteFileAtomic(paths_.StateFile(name, file), value + "\n");
+}
+
+Status StateTree::RemoveValue(const std::string& name,
+                              std::string_view file) const {
+  const fs::path path = paths_.StateFile(name, file);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return SystemError("remove", path.string());
+  }
+  return Status::Ok();
+}
+
+Status StateTree::Write(const std::string& name, const ProcessState& old,
+                        const ProcessState& next) const {
+  const ProcessRecord& a = old.record;
+  const ProcessRecord& b = next.record;
+  Status status;
+  auto write = [&](bool changed, std::string_view file,
+                   const std::string& value) {
+    if (status.ok() && changed) status = WriteValue(name, file, value);
+  };
+  auto remove = [&](bool changed, std::string_view file) {
+    if (status.ok() && changed) status = RemoveValue(name, file);
+  };
+
+  if (next.pid) {
+    write(old.pid != next.pid, state_file::kPid, std::to_string(*next.pid));
+  } else {
+    remove(old.pid.has_value(), state_file::kPid);
+  }
+  if (next.identity) {
+    write(old.identity != next.identity, state_file::kIdentity,
+          Trim(FormatIdentity(next.identity->id, next.identity->started_at)));
+  }
+  if (b.started_at) {
+    write(!a.started_at ||
+              WholeSeconds(*a.started_at) != WholeSeconds(*b.started_at),
+          state_file::kStartedAt, WholeSeconds(*b.started_at));
+  }
+  write(a.restarts != b.restarts, state_file::kRestarts,
+        std::to_string(b.restarts));
+  if (b.last_alert) {
+    write(a.last_alert != b.last_alert, state_file::kLastAlert,
+          WholeSeconds(*b.last_alert));
+  } else {
+    remove(a.last_alert.has_value(), state_file::kLastAlert);
+  }
+  write(a.suppressed != b.suppressed, state_file::kSuppressed,
+        std::to_string(b.suppressed));
+  write(a.stop_since != b.stop_since, state_file::kStopSince,
+        b.stop_since ? FormatEpoch(*b.stop_since) : std::string());
+  if (!b.last_exit.empty()) {
+    write(a.last_exit != b.last_exit, state_file::kLastExit, b.last_exit);
+  }
+  write(a.want != b.want, state_file::kWant, std::string(ToString(b.want)));
+  write(a.status != b.status, state_file::kStatus,
+        std::string(ToString(b.status)));
+  return status;
+}
+
+Status StateTree::WriteAll(const std::string& name,
+                           const ProcessState& next) const {
+  // An "old" state that differs from NEXT in every field, so that Write
+  // writes every file that NEXT has a value for.
+  ProcessState old;
+  old.pid = next.pid ? std::optional<pid_t>() : std::optional<pid_t>(1);
+  old.record.want = next.record.want == Want::kUp ? Want::kDown : Want::kUp;
+  old.record.status = next.record.status == ProcessStatus::kStopped
+                          ? ProcessStatus::kFailed
+                          : ProcessStatus::kStopped;
+  old.record.restarts = next.record.restarts + 1;
+  old.record.suppressed = next.record.suppressed + 1;
+  old.record.last_alert =
+      next.record.last_alert ? std::nullopt : std::optional<double>(0);
+  old.record.stop_since =
+      next.record.stop_since ? std::nullopt : std::optional<double>(0);
+  old.record.last_exit = next.record.last_exit + "x";
+  return Write(name, old, next);
+}
+
+Status StateTree::WriteWant(const std::string& name, Want want) const {
+  return WriteValue(name, state_file::kWant, std::string(ToString(want)));
+}
+
+Result<std::vector<std::string>> StateTree::ListNames() const {
+  std::vector<std::string> names;
+  const fs::path root = paths_.StateRoot();
+  DIR* dir = ::opendir(root.c_str());
+  if (dir == nullptr) {
+    if (errno == ENOENT) return names;
+    return SystemError("open directory", root.string());
+  }
+  while (const dirent* entry = ::readdir(dir)) {
+    if (IsValidName(entry->d_name)) names.emplace_back(entry->d_name);
+  }
+  ::closedir(dir);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+Status StateTree::Remove(const std::string& name) const {
+  std::error_code ec;
+  const fs::path dir = paths_.StateDir(name);
+  fs::remove_all(dir, ec);
+  if (ec) return SystemError("remove", dir.string(), ec.value());
+  return Status::Ok();
+}
+
+Status StateTree::WriteEnviron(const std::string& name,
+                               const std::vector<std::string>& environ) const {
+  std::string content;
+  for (const std::string& variable : environ) {
+    content += variable;
+    content += '\0';
+  }
+  return WriteFileAtomic(paths_.StateFile(name, state_file::kEnviron), content,
+                         {.durable = false, .mode = 0600});
+}
+
+Result<std::optional<std::vector<std::string>>> StateTree::ReadEnviron(
+    const std::string& name) const {
+  Result<ReadResult> result =
+      ReadFile(paths_.StateFile(name, state_file::kEnviron));
+  if (!result.ok()) return result.error();
+  if (result.value().missing) {
+    return std::optional<std::vector<std::string>>();
+  }
+  std::vector<std::string> environ;
+  std::string_view rest = result.value().content;
+  while (!rest.empty()) {
+    size_t end = rest.find('\0');
+    if (end == std::string_view::npos) end = rest.size();
+    if (end > 0) environ.emplace_back(rest.substr(0, end));
+    rest.remove_prefix(std::min(rest.size(), end + 1));
+  }
+  return std::optional<std::vector<std::string>>(std::move(environ));
+}
+
+}  // namespace pguard
