@@ -1,0 +1,257 @@
+#include "reconcile.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "alerts.h"
+#include "events.h"
+#include "identity.h"
+#include "log_file.h"
+#include "spawn.h"
+
+extern char** environ;
+
+namespace pguard {
+
+void Tracked::ClosePidfd() {
+  if (pidfd >= 0) ::close(pidfd);
+  pidfd = -1;
+}
+
+std::vector<std::string> CurrentEnvironment() {
+  std::vector<std::string> result;
+  for (char** variable = environ; *variable != nullptr; ++variable) {
+    result.emplace_back(*variable);
+  }
+  return result;
+}
+
+Result<Tracked> Engine::Load(const std::string& name) const {
+  Status created = tree_.Create(name);
+  if (!created.ok()) return created.error();
+  Result<ProcessState> state = tree_.Read(name);
+  if (!state.ok()) return state.error();
+  Tracked tracked;
+  tracked.state = std::move(state.value());
+  return tracked;
+}
+
+void Engine::Warn(const Status& status) {
+  if (!status.ok()) warnings_.push_back(status.error());
+}
+
+std::vector<Error> Engine::TakeWarnings() {
+  std::vector<Error> taken;
+  taken.swap(warnings_);
+  return taken;
+}
+
+void Engine::Journal(const std::string& name, const std::string& event,
+                     std::optional<pid_t> pid, const std::string& message,
+                     double now) const {
+  // The journal is a record, not a commit point: a failed append must not
+  // stop supervision, so it is reported on stderr by the caller's log.
+  Status status = AppendJournal(paths_, {.ts = now,
+                                         .name = name,
+                                         .event = event,
+                                         .pid = pid,
+                                         .message = message});
+  (void)status;
+}
+
+Result<std::vector<std::string>> Engine::JobEnvironment(
+    const Entry& entry) const {
+  auto captured = tree_.ReadEnviron(entry.name);
+  if (!captured.ok()) return captured.error();
+  std::vector<std::string> env =
+      captured.value() ? *captured.value() : CurrentEnvironment();
+  for (const auto& [key, value] : entry.env) {
+    const std::string prefix = key + "=";
+    std::erase_if(env, [&](const std::string& variable) {
+      return variable.starts_with(prefix);
+    });
+    env.push_back(prefix + value);
+  }
+  return env;
+}
+
+namespace {
+
+bool HasAction(const Decision& decision, Action action) {
+  return std::find(decision.actions.begin(), decision.actions.end(), action) !=
+         decision.actions.end();
+}
+
+bool InstanceExpected(ProcessStatus status) {
+  return status == ProcessStatus::kRunning ||
+         status == ProcessStatus::kStarting ||
+         status == ProcessStatus::kStopping;
+}
+
+}  // namespace
+
+Result<std::optional<double>> Engine::Apply(const Entry& entry,
+                                            Tracked& tracked,
+                                            const Event& event, double now) {
+  const PolicySettings settings{.alert_cooldown_s =
+                                    config_.alert_cooldown_min * 60};
+  const ProcessState before = tracked.state;
+  Decision decision = Decide(entry, settings, tracked.state.record, event, now);
+  std::vector<JournalEntry> journal = std::move(decision.journal);
+  std::vector<AlertRequest> alerts;
+  if (decision.alert) alerts.push_back(*decision.alert);
+
+  // Spawn before writing anything: a restart's latency is the time from
+  // the death to the exec, and the state files can follow it.
+  for (int round = 0; round < 2 && HasAction(decision, Action::kSpawn);
+       ++round) {
+    Event result;
+    Result<std::vector<std::string>> env = JobEnvironment(entry);
+    if (!env.ok()) {
+      result = {.kind = EventKind::kSpawnFailed, .reason = env.error().message};
+    } else {
+      Result<bool> rotated = RotateIfNeeded(
+          paths_, entry.name, config_.log_max_bytes, config_.log_keep);
+      Warn(rotated.status());
+      SpawnRequest request;
+      if (entry.command) {
+        request.argv = {"/bin/sh", "-c", *entry.command};
+      } else {
+        request.argv = entry.argv;
+      }
+      request.environ = std::move(env.value());
+      request.cwd = entry.cwd;
+      request.log_path = paths_.Log(entry.name);
+      Result<Spawned> spawned = Spawn(request);
+      if (spawned.ok()) {
+        tracked.ClosePidfd();
+        tracked.pidfd = spawned.value().pidfd;
+        tracked.own_child = true;
+        tracked.exit_recorded = false;
+        tracked.state.identity = RecordedIdentity{
+            .id = spawned.value().id, .started_at = spawned.value().started_at};
+        result = {.kind = EventKind::kSpawned,
+                  .started_at = spawned.value().started_at};
+      } else {
+        result = {.kind = EventKind::kSpawnFailed,
+                  .reason = spawned.error().message};
+      }
+    }
+    Decision next = Decide(entry, settings, decision.next, result, now);
+    journal.insert(journal.end(), next.journal.begin(), next.journal.end());
+    if (next.alert) alerts.push_back(*next.alert);
+    decision = std::move(next);
+  }
+
+  tracked.state.record = decision.next;
+  if (InstanceExpected(decision.next.status) && tracked.state.identity) {
+    tracked.state.pid = tracked.state.identity->id.pid;
+  } else {
+    tracked.state.pid.reset();
+  }
+  Status written = tree_.Write(entry.name, before, tracked.state);
+  if (!written.ok()) return written.error();
+
+  const std::optional<pid_t> pid =
+      tracked.state.identity
+          ? std::optional<pid_t>(tracked.state.identity->id.pid)
+          : std::nullopt;
+  for (const JournalEntry& line : journal) {
+    Warn(AppendJournal(paths_, {.ts = now,
+                                .name = entry.name,
+                                .event = line.event,
+                                .pid = pid,
+                                .exit = line.exit,
+                                .run_time = line.run_time,
+                                .message = line.message}));
+  }
+  for (const AlertRequest& alert : alerts) {
+    Warn(RaiseAlert(paths_, config_, entry.name, alert, now));
+  }
+
+  if (tracked.state.identity) {
+    const ProcessIdentity& id = tracked.state.identity->id;
+    // Only ever signal our own group: the leader is ours, or members of
+    // its group still live (a group id is not reused while it has any).
+    const bool ours = IsAlive(id) || GroupHasLiveMembers(id.pid);
+    if (ours && HasAction(decision, Action::kSignalStop)) {
+      Warn(SignalGroup(id.pid, entry.stop_signal));
+      // A stopped (SIGSTOP) job would never see the stop signal.
+      Warn(SignalGroup(id.pid, SIGCONT));
+    }
+    if (ours && HasAction(decision, Action::kKillGroup)) {
+      Warn(SignalGroup(id.pid, SIGKILL));
+    }
+  }
+  return decision.deadline;
+}
+
+Result<std::optional<double>> Engine::Observe(const Entry& entry,
+                                              Tracked& tracked, double now) {
+  const ProcessStatus status = tracked.state.record.status;
+  const auto& identity = tracked.state.identity;
+  const bool alive = identity && IsAlive(identity->id);
+  auto exit_info = [&]() {
+    std::optional<ExitInfo> reaped = TryReap(identity->id.pid);
+    // Still "running" per TryReap yet not alive: a zombie that is not our
+    // child. Its exit status is not ours to know.
+    return reaped.value_or(ExitInfo::Unknown());
+  };
+  switch (status) {
+    case ProcessStatus::kRunning:
+    case ProcessStatus::kStarting:
+      if (identity && !alive) {
+        tracked.exit_recorded = true;
+        return Apply(entry, tracked,
+                     {.kind = EventKind::kExited, .exit = exit_info()}, now);
+      }
+      break;
+    case ProcessStatus::kStopping:
+      if (!identity) {
+        return Apply(entry, tracked, {.kind = EventKind::kGroupGone}, now);
+      }
+      if (!alive && !tracked.exit_recorded) {
+        tracked.exit_recorded = true;
+        Result<std::optional<double>> applied =
+            Apply(entry, tracked,
+                  {.kind = EventKind::kExited, .exit = exit_info()}, now);
+        if (!applied.ok()) return applied;
+      }
+      if (!alive && !GroupHasLiveMembers(identity->id.pid)) {
+        return Apply(entry, tracked, {.kind = EventKind::kGroupGone}, now);
+      }
+      break;
+    case ProcessStatus::kStopped:
+    case ProcessStatus::kBackoff:
+    case ProcessStatus::kCompleted:
+    case ProcessStatus::kFailed:
+      if (alive) {
+        return Apply(entry, tracked,
+                     {.kind = EventKind::kFoundAlive,
+                      .started_at = identity->started_at},
+                     now);
+      }
+      break;
+  }
+  return Apply(entry, tracked, {.kind = EventKind::kCheck}, now);
+}
+
+Status Engine::Sweep(const Registry& registry) const {
+  Result<std::vector<std::string>> names = tree_.ListNames();
+  if (!names.ok()) return names.status();
+  for (const std::string& name : names.value()) {
+    if (registry.Find(name) != nullptr) continue;
+    Result<ProcessState> state = tree_.Read(name);
+    if (state.ok() && state.value().identity &&
+        IsAlive(state.value().identity->id)) {
+      continue;
+    }
+    Status removed = tree_.Remove(name);
+    if (!removed.ok()) return removed;
+  }
+  return Status::Ok();
+}
+
+}  // namespace pguard

@@ -1,0 +1,82 @@
+// Applies the policy's decisions to the world: spawns, signals, writes the
+// state tree (pid first, status last), appends the journal and raises
+// alerts. The one engine shared by `healthcheck`, the direct-mode CLI and
+// the watcher; they differ only in where events come from.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "error.h"
+#include "paths.h"
+#include "policy.h"
+#include "registry.h"
+#include "state_tree.h"
+
+namespace pguard {
+
+// One process as the engine knows it between events.
+struct Tracked {
+  ProcessState state;
+  int pidfd = -1;              // of the current instance; owned
+  bool own_child = false;      // spawned by this process: exit codes known
+  bool exit_recorded = false;  // the current instance's death was applied
+
+  void ClosePidfd();
+};
+
+class Engine {
+ public:
+  Engine(const HomePaths& paths, const Config& config)
+      : paths_(paths), config_(config), tree_(paths) {}
+
+  const StateTree& tree() const { return tree_; }
+
+  // Reads NAME's state from disk (its directory is created if missing).
+  Result<Tracked> Load(const std::string& name) const;
+
+  // Applies EVENT at NOW: decides, spawns if told to (feeding the result
+  // back to the policy), writes the state tree, journals, alerts, signals.
+  // Returns when the policy wants a kCheck again.
+  Result<std::optional<double>> Apply(const Entry& entry, Tracked& tracked,
+                                      const Event& event, double now);
+
+  // Looks at the recorded instance and applies what it sees: a death
+  // (kExited), the end of a stop (kGroupGone), an instance the record
+  // missed (kFoundAlive), or else the passing of time (kCheck).
+  Result<std::optional<double>> Observe(const Entry& entry, Tracked& tracked,
+                                        double now);
+
+  // Removes state directories that have no registry entry and no live
+  // process ("if it isn't in the registry, it doesn't exist").
+  Status Sweep(const Registry& registry) const;
+
+  // The environment a (re)start of NAME gets: the captured one (or this
+  // process's when none was captured) plus the entry's `env`.
+  Result<std::vector<std::string>> JobEnvironment(const Entry& entry) const;
+
+  // Journals an event that is not a policy transition (adopted,
+  // watcher-started).
+  void Journal(const std::string& name, const std::string& event,
+               std::optional<pid_t> pid, const std::string& message,
+               double now) const;
+
+  // Errors met while acting that did not stop the transition (an alert
+  // that could not be written, a failed signal): for the caller to log.
+  std::vector<Error> TakeWarnings();
+
+ private:
+  void Warn(const Status& status);
+
+  const HomePaths& paths_;
+  const Config& config_;
+  StateTree tree_;
+  std::vector<Error> warnings_;
+};
+
+// The process's own environment as "KEY=VALUE" strings.
+std::vector<std::string> CurrentEnvironment();
+
+}  // namespace pguard
