@@ -1,7 +1,1124 @@
 #include "cli.h"
 
-namespace pguard {
+#include <fcntl.h>
+#include <poll.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <signal.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-int RunCli(int, char**) { return 0; }
+#include <algorithm>
+#include <boost/program_options.hpp>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "alerts.h"
+#include "atomic_file.h"
+#include "config.h"
+#include "error.h"
+#include "home.h"
+#include "identity.h"
+#include "log_file.h"
+#include "paths.h"
+#include "reconcile.h"
+#include "registry.h"
+#include "spawn.h"
+#include "state_tree.h"
+#include "watcher.h"
+#include "watcher_client.h"
+
+namespace po = boost::program_options;
+
+namespace pguard {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: pguard [--home DIR] COMMAND ...\n"
+    "  register NAME COMMAND [DURATION_MIN] [options]  add or replace an "
+    "entry\n"
+    "  unregister NAME                                 stop and remove an "
+    "entry\n"
+    "  start|stop|restart NAME...|--all [--wait S]     change what runs\n"
+    "  status [NAME] [--json]                          show processes\n"
+    "  healthcheck                                     one reconcile pass "
+    "(cron)\n"
+    "  logs NAME [-n N] [-f]                           show a log\n"
+    "  watch                                           run the watcher\n"
+    "  alerts [--clear]                                show unread alerts\n"
+    "run 'pguard COMMAND --help' for a command's options\n";
+
+// A failure carried to RunCli, which prints it and returns its exit code.
+struct CliError {
+  Error error;
+  bool with_usage = false;
+};
+
+Error Usage(std::string message) {
+  return Error{ErrorKind::kUsage, std::move(message)};
+}
+
+// Everything a command may need, loaded on demand.
+struct Context {
+  std::optional<std::string> home_flag;
+  std::optional<HomePaths> paths;
+  std::optional<Config> config;
+  std::optional<Registry> registry;
+  std::vector<std::string> args;  // after the command word
+  std::string command;
+};
+
+int Fail(const Error& error, bool with_usage = false) {
+  std::fprintf(stderr, "pguard: error: %s\n", error.message.c_str());
+  if (with_usage) std::fputs(kUsage, stderr);
+  return static_cast<int>(error.kind);
+}
+
+void Warn(const std::string& message) {
+  std::fprintf(stderr, "pguard: warning: %s\n", message.c_str());
+}
+
+Status LoadHome(Context& ctx) {
+  if (ctx.paths) return Status::Ok();
+  Result<fs::path> home = ResolveHome(ctx.home_flag);
+  if (!home.ok()) return home.error();
+  ctx.paths.emplace(home.value());
+  return PrepareHome(*ctx.paths);
+}
+
+Status LoadConfigInto(Context& ctx) {
+  if (ctx.config) return Status::Ok();
+  Result<Config> config = LoadConfig(ctx.paths->Config());
+  if (!config.ok()) return config.error();
+  ctx.config = std::move(config.value());
+  return Status::Ok();
+}
+
+Status LoadRegistryInto(Context& ctx) {
+  Result<Registry> registry = LoadRegistry(ctx.paths->Registry());
+  if (!registry.ok()) return registry.error();
+  ctx.registry = std::move(registry.value());
+  return Status::Ok();
+}
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
+                         diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// "; did you mean 'x'?" for the nearest candidate within a small distance.
+std::string DidYouMean(std::string_view word,
+                       const std::vector<std::string>& candidates) {
+  const std::string* best = nullptr;
+  size_t best_distance = 0;
+  for (const std::string& candidate : candidates) {
+    const size_t distance = EditDistance(word, candidate);
+    if (best == nullptr || distance < best_distance) {
+      best = &candidate;
+      best_distance = distance;
+    }
+  }
+  const size_t limit = std::max<size_t>(2, word.size() / 3);
+  if (best == nullptr || best_distance > limit) return "";
+  return "; did you mean '" + *best + "'?";
+}
+
+std::vector<std::string> EntryNames(const Registry& registry) {
+  std::vector<std::string> names;
+  for (const Entry& entry : registry.entries) names.push_back(entry.name);
+  return names;
+}
+
+Status CheckNames(const std::vector<std::string>& names) {
+  for (const std::string& name : names) {
+    if (!IsValidName(name)) {
+      return Usage("invalid NAME '" + name +
+                   "': names match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<const Entry*> FindEntry(const Context& ctx, const std::string& name,
+                               ErrorKind unknown_kind) {
+  const Entry* entry = ctx.registry->Find(name);
+  if (entry == nullptr) {
+    return Error{unknown_kind, "unknown process '" + name + "' (not in " +
+                                   ctx.paths->Registry().string() + ")" +
+                                   DidYouMean(name, EntryNames(*ctx.registry))};
+  }
+  return entry;
+}
+
+// Parses a command's options; ProgramOptions' exceptions become usage
+// errors here and nowhere else.
+Result<po::variables_map> ParseOptions(
+    const Context& ctx, const po::options_description& options,
+    const po::positional_options_description& positional) {
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(ctx.args)
+                  .options(options)
+                  .positional(positional)
+                  .style(po::command_line_style::unix_style ^
+                         po::command_line_style::allow_guessing)
+                  .run(),
+              vm);
+    po::notify(vm);
+  } catch (const po::too_many_positional_options_error&) {
+    return Usage(ctx.command + ": too many arguments");
+  } catch (const po::error& e) {
+    return Usage(ctx.command + ": " + e.what());
+  }
+  return vm;
+}
+
+bool WantsHelp(const Context& ctx) {
+  return std::find(ctx.args.begin(), ctx.args.end(), "--help") !=
+             ctx.args.end() ||
+         std::find(ctx.args.begin(), ctx.args.end(), "-h") != ctx.args.end();
+}
+
+int PrintHelp(const std::string& synopsis,
+              const po::options_description& options) {
+  std::cout << "usage: pguard [--home DIR] " << synopsis << "\n";
+  if (!options.options().empty()) std::cout << options;
+  return 0;
+}
+
+// ---- register / unregister -------------------------------------------
+
+double ParseNumber(const std::string& text, const std::string& what) {
+  char* end = nullptr;
+  errno = 0;
+  const double value = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || errno != 0 || !std::isfinite(value) ||
+      value < 0) {
+    throw po::error(what + " must be a non-negative number, got '" + text +
+                    "'");
+  }
+  return value;
+}
+
+int CmdRegister(Context& ctx) {
+  po::options_description options("register options");
+  options.add_options()  //
+      ("argv",
+       "run NAME's COMMAND and the arguments after it directly "
+       "(no shell); use -- before them")  //
+      ("duration", po::value<std::string>(),
+       "expected run time in minutes (like DURATION_MIN)")  //
+      ("auto-restart", po::value<std::string>(),
+       "restart after a premature death: true|false (default true)")  //
+      ("no-auto-restart", "same as --auto-restart false")             //
+      ("max-restarts", po::value<int>(), "default 5")                 //
+      ("restart-cooldown", po::value<std::string>(),
+       "seconds between two starts (default 30)")             //
+      ("cwd", po::value<std::string>(), "working directory")  //
+      ("env", po::value<std::vector<std::string>>(),
+       "KEY=VALUE added to the environment (repeatable)")        //
+      ("stop-signal", po::value<std::string>(), "default TERM")  //
+      ("stop-timeout", po::value<std::string>(),
+       "seconds before KILL (default 10)")  //
+      ("help,h", "show this help");
+  po::options_description hidden;
+  hidden.add_options()("positional", po::value<std::vector<std::string>>());
+  po::options_description all;
+  all.add(options).add(hidden);
+  po::positional_options_description positional;
+  positional.add("positional", -1);
+  if (WantsHelp(ctx)) {
+    return PrintHelp("register NAME COMMAND [DURATION_MIN] [options]", options);
+  }
+  Result<po::variables_map> parsed = ParseOptions(ctx, all, positional);
+  if (!parsed.ok()) return Fail(parsed.error(), true);
+  const po::variables_map& vm = parsed.value();
+  std::vector<std::string> args;
+  if (vm.count("positional")) {
+    args = vm["positional"].as<std::vector<std::string>>();
+  }
+  if (args.empty()) return Fail(Usage("register: missing NAME"), true);
+  const std::string name = args[0];
+  if (Status s = CheckNames({name}); !s.ok()) return Fail(s.error(), true);
+  if (args.size() < 2) return Fail(Usage("register: missing COMMAND"), true);
+
+  EntryUpdate update;
+  try {
+    if (vm.count("argv")) {
+      update.argv = std::vector<std::string>(args.begin() + 1, args.end());
+    } else {
+      if (args.size() > 3) {
+        throw po::error(
+            "too many arguments (quote COMMAND, or use --argv -- PROG ARGS)");
+      }
+      update.command = args[1];
+      if (args[1].empty()) throw po::error("COMMAND is empty");
+      if (args.size() == 3) {
+        update.duration_min = ParseNumber(args[2], "DURATION_MIN");
+      }
+    }
+    if (vm.count("duration")) {
+      update.duration_min =
+          ParseNumber(vm["duration"].as<std::string>(), "--duration");
+    }
+    if (vm.count("auto-restart")) {
+      const std::string value = vm["auto-restart"].as<std::string>();
+      if (value != "true" && value != "false") {
+        throw po::error("--auto-restart takes true or false, got '" + value +
+                        "'");
+      }
+      update.auto_restart = value == "true";
+    }
+    if (vm.count("no-auto-restart")) update.auto_restart = false;
+    if (vm.count("max-restarts")) {
+      const int max_restarts = vm["max-restarts"].as<int>();
+      if (max_restarts < 0) throw po::error("--max-restarts must be >= 0");
+      update.max_restarts = max_restarts;
+    }
+    if (vm.count("restart-cooldown")) {
+      update.restart_cooldown = ParseNumber(
+          vm["restart-cooldown"].as<std::string>(), "--restart-cooldown");
+    }
+    if (vm.count("cwd")) update.cwd = vm["cwd"].as<std::string>();
+    if (vm.count("env")) {
+      std::vector<std::pair<std::string, std::string>> env;
+      for (const std::string& pair : vm["env"].as<std::vector<std::string>>()) {
+        const size_t eq = pair.find('=');
+        if (eq == std::string::npos || eq == 0) {
+          throw po::error("--env takes KEY=VALUE, got '" + pair + "'");
+        }
+        env.emplace_back(pair.substr(0, eq), pair.substr(eq + 1));
+      }
+      update.env = std::move(env);
+    }
+    if (vm.count("stop-signal")) {
+      const std::string sig = vm["stop-signal"].as<std::string>();
+      if (!SignalFromName(sig)) {
+        throw po::error("unknown signal '" + sig + "' for --stop-signal");
+      }
+      update.stop_signal = sig;
+    }
+    if (vm.count("stop-timeout")) {
+      update.stop_timeout =
+          ParseNumber(vm["stop-timeout"].as<std::string>(), "--stop-timeout");
+    }
+  } catch (const po::error& e) {
+    return Fail(Usage(std::string("register: ") + e.what()), true);
+  }
+
+  if (Status s = LoadHome(ctx); !s.ok()) return Fail(s.error());
+  Result<FileLock> lock = FileLock::Acquire(ctx.paths->Lock());
+  if (!lock.ok()) return Fail(lock.error());
+  const fs::path registry_path = ctx.paths->Registry();
+  Result<ReadResult> text = ReadFile(registry_path);
+  if (!text.ok()) return Fail(text.error());
+  Result<std::string> updated =
+      WithEntry(text.value().content, registry_path.string(), name, update);
+  if (!updated.ok()) return Fail(updated.error());
+  // Validate what we are about to write with the same rules as a reader.
+  Result<Registry> check =
+      ParseRegistry(updated.value(), registry_path.string());
+  if (!check.ok()) return Fail(check.error());
+  if (Status s = WriteFileAtomic(registry_path, updated.value(),
+                                 {.durable = true, .mode = 0600});
+      !s.ok()) {
+    return Fail(s.error());
+  }
+  StateTree tree(*ctx.paths);
+  if (Status s = tree.Create(name); !s.ok()) return Fail(s.error());
+  if (Status s = tree.WriteEnviron(name, CurrentEnvironment()); !s.ok()) {
+    return Fail(s.error());
+  }
+  // A registered process that never ran is `stopped`: say so on disk too,
+  // for scripts that read the tree.
+  Result<ReadResult> status =
+      ReadFile(ctx.paths->StateFile(name, state_file::kStatus));
+  if (status.ok() && status.value().missing) {
+    ProcessState fresh;
+    if (Status s = tree.WriteAll(name, fresh); !s.ok()) return Fail(s.error());
+  }
+  std::printf("registered %s\n", name.c_str());
+  return 0;
+}
+
+// ---- start / stop / restart ------------------------------------------
+
+struct Target {
+  const Entry* entry;
+  Tracked tracked;
+  bool settled = false;
+};
+
+enum class Verb { kStart, kStop, kRestart };
+
+const char* VerbName(Verb verb) {
+  switch (verb) {
+    case Verb::kStart:
+      return "start";
+    case Verb::kStop:
+      return "stop";
+    case Verb::kRestart:
+      return "restart";
+  }
+  return "start";
+}
+
+// A request that changes nothing: the watcher will not write anything.
+bool NoOpRequest(Verb verb, const ProcessRecord& record) {
+  switch (verb) {
+    case Verb::kStart:
+      return record.status == ProcessStatus::kRunning;
+    case Verb::kStop:
+      return record.status == ProcessStatus::kStopped;
+    case Verb::kRestart:
+      return false;
+  }
+  return false;
+}
+
+// Whether the request VERB is done for RECORD, and whether it succeeded.
+std::optional<bool> Settled(Verb verb, const ProcessRecord& record) {
+  switch (verb) {
+    case Verb::kStop:
+      if (record.status == ProcessStatus::kStopped) return true;
+      return std::nullopt;
+    case Verb::kStart:
+    case Verb::kRestart:
+      if (record.want == Want::kRestart) return std::nullopt;
+      switch (record.status) {
+        case ProcessStatus::kRunning:
+          return true;
+        case ProcessStatus::kFailed:
+        case ProcessStatus::kCompleted:
+        case ProcessStatus::kBackoff:
+        case ProcessStatus::kStopped:
+          return false;
+        case ProcessStatus::kStarting:
+        case ProcessStatus::kStopping:
+          return std::nullopt;
+      }
+  }
+  return std::nullopt;
+}
+
+std::string LogTail(const Context& ctx, const std::string& name) {
+  Result<std::vector<std::string>> tail =
+      LastLines(ctx.paths->Log(name), kAlertLogLines);
+  std::string text;
+  if (!tail.ok()) return text;
+  for (const std::string& line : tail.value()) text += "  " + line + "\n";
+  return text;
+}
+
+int ReportOutcome(const Context& ctx, Verb verb, const Target& target,
+                  const std::string& spawn_error) {
+  const ProcessRecord& record = target.tracked.state.record;
+  const std::string& name = target.entry->name;
+  std::optional<bool> done = Settled(verb, record);
+  if (done && *done) return 0;
+  if (!done) {
+    std::fprintf(stderr, "pguard: error: %s %s: still %s past the wait bound\n",
+                 VerbName(verb), name.c_str(),
+                 std::string(ToString(record.status)).c_str());
+    return 1;
+  }
+  std::string reason =
+      spawn_error.empty() ? std::string(ToString(record.status)) +
+                                (record.last_exit.empty()
+                                     ? ""
+                                     : " (last exit: " + record.last_exit + ")")
+                          : spawn_error;
+  std::fprintf(stderr, "pguard: error: %s %s: %s\n", VerbName(verb),
+               name.c_str(), reason.c_str());
+  const std::string tail = LogTail(ctx, name);
+  if (!tail.empty()) std::fprintf(stderr, "%s", tail.c_str());
+  return 1;
+}
+
+// With a watcher alive: write each `want` (subscribed first, so no status
+// change is missed), then wait for the watcher to settle them.
+int WatcherLifecycle(Context& ctx, Verb verb, std::vector<Target>& targets,
+                     double wait_s) {
+  StatusWatch watch(*ctx.paths);
+  StateTree tree(*ctx.paths);
+  double bound = 10;
+  for (Target& target : targets) {
+    const std::string& name = target.entry->name;
+    if (Status s = tree.Create(name); !s.ok()) return Fail(s.error());
+    if (Status s = watch.Subscribe(name); !s.ok()) return Fail(s.error());
+    if (verb != Verb::kStop) {
+      Result<std::optional<std::vector<std::string>>> env =
+          tree.ReadEnviron(name);
+      if (env.ok() && !env.value()) {
+        Status s = tree.WriteEnviron(name, CurrentEnvironment());
+        if (!s.ok()) return Fail(s.error());
+      }
+    }
+    Result<ProcessState> before = tree.Read(name);
+    if (!before.ok()) return Fail(before.error());
+    target.tracked.state = before.value();
+    const Want want = verb == Verb::kStart  ? Want::kUp
+                      : verb == Verb::kStop ? Want::kDown
+                                            : Want::kRestart;
+    if (Status s = tree.WriteWant(name, want); !s.ok()) return Fail(s.error());
+    if (verb != Verb::kStart) {
+      bound = std::max(bound, target.entry->stop_timeout + 5);
+    }
+  }
+  // A request the watcher has not acted on yet still reads as settled
+  // (start of a failed job reads "failed"), so first wait for the watcher
+  // to touch the status, unless the request was a no-op.
+  const double deadline = SteadyNow() + bound;
+  for (;;) {
+    bool all_settled = true;
+    for (Target& target : targets) {
+      if (target.settled) continue;
+      Result<ProcessState> now = tree.Read(target.entry->name);
+      if (!now.ok()) return Fail(now.error());
+      const ProcessState& state = now.value();
+      ProcessState before = target.tracked.state;
+      ProcessState after = state;
+      before.record.want = after.record.want = Want::kUp;
+      const bool acted =
+          state.record.want != Want::kRestart &&
+          (before != after || NoOpRequest(verb, target.tracked.state.record));
+      if (acted && Settled(verb, state.record)) {
+        target.tracked.state = state;
+        target.settled = true;
+      } else {
+        all_settled = false;
+      }
+    }
+    if (all_settled) break;
+    const double left = deadline - SteadyNow();
+    if (left <= 0) break;
+    watch.Wait(std::min(left, 0.25));
+  }
+  int code = 0;
+  for (Target& target : targets) {
+    if (!target.settled) {
+      Result<ProcessState> latest = tree.Read(target.entry->name);
+      if (latest.ok()) target.tracked.state = latest.value();
+    }
+    code = std::max(code,
+                    ReportOutcome(ctx, verb, target,
+                                  LastFailure(*ctx.paths, target.entry->name)));
+  }
+  if (code != 0 || wait_s <= 0 || verb == Verb::kStop) return code;
+  const double wait_until = SteadyNow() + wait_s;
+  for (Target& target : targets) {
+    const auto& identity = target.tracked.state.identity;
+    if (!identity) continue;
+    if (!WaitProcessGone(identity->id, wait_until)) continue;
+    // Give the watcher a moment to record the death.
+    watch.Wait(0.2);
+    Result<ProcessState> now = tree.Read(target.entry->name);
+    const std::string last_exit =
+        now.ok() ? now.value().record.last_exit : "unknown";
+    std::fprintf(stderr, "pguard: error: %s died within %gs (last exit: %s)\n",
+                 target.entry->name.c_str(), wait_s, last_exit.c_str());
+    const std::string tail = LogTail(ctx, target.entry->name);
+    if (!tail.empty()) std::fprintf(stderr, "%s", tail.c_str());
+    code = 1;
+  }
+  return code;
+}
+
+// Direct mode: apply the request under the home lock, then drive the
+// policy (observe, poll) until every target settles or the bound passes.
+int DirectLifecycle(Context& ctx, Verb verb, std::vector<Target>& targets,
+                    double wait_s) {
+  Result<FileLock> lock = FileLock::Acquire(ctx.paths->Lock());
+  if (!lock.ok()) return Fail(lock.error());
+  Engine engine(*ctx.paths, *ctx.config);
+  std::map<std::string, std::string> spawn_errors;
+  double bound = 10;
+  for (Target& target : targets) {
+    const Entry& entry = *target.entry;
+    Result<Tracked> loaded = engine.Load(entry.name);
+    if (!loaded.ok()) return Fail(loaded.error());
+    target.tracked = std::move(loaded.value());
+    // Catch up with what happened while nobody watched.
+    Result<std::optional<double>> observed =
+        engine.Observe(entry, target.tracked, WallNow());
+    if (!observed.ok()) return Fail(observed.error());
+    if (verb != Verb::kStop) {
+      // An entry written by hand gets the environment of its first manual
+      // start, so every later restart matches it.
+      Result<std::optional<std::vector<std::string>>> env =
+          engine.tree().ReadEnviron(entry.name);
+      if (env.ok() && !env.value()) {
+        Status s = engine.tree().WriteEnviron(entry.name, CurrentEnvironment());
+        if (!s.ok()) return Fail(s.error());
+      }
+    }
+    const EventKind kind = verb == Verb::kStart  ? EventKind::kStartRequested
+                           : verb == Verb::kStop ? EventKind::kStopRequested
+                                                 : EventKind::kRestartRequested;
+    Result<std::optional<double>> applied =
+        engine.Apply(entry, target.tracked, {.kind = kind}, WallNow());
+    if (!applied.ok()) return Fail(applied.error());
+    if (verb != Verb::kStart) bound = std::max(bound, entry.stop_timeout + 5);
+  }
+  for (const Error& warning : engine.TakeWarnings()) Warn(warning.message);
+
+  const double deadline = SteadyNow() + bound;
+  for (;;) {
+    bool all_settled = true;
+    for (Target& target : targets) {
+      if (Settled(verb, target.tracked.state.record)) continue;
+      Result<std::optional<double>> observed =
+          engine.Observe(*target.entry, target.tracked, WallNow());
+      if (!observed.ok()) return Fail(observed.error());
+      if (!Settled(verb, target.tracked.state.record)) all_settled = false;
+    }
+    if (all_settled || SteadyNow() >= deadline) break;
+    // The stop path polls the group; 10 ms keeps `stop` prompt without
+    // burning CPU while a job takes its time to exit.
+    ::usleep(10 * 1000);
+  }
+  for (const Error& warning : engine.TakeWarnings()) Warn(warning.message);
+  lock.value().Release();
+
+  int code = 0;
+  for (const Target& target : targets) {
+    std::string spawn_error;
+    if (target.tracked.state.record.status == ProcessStatus::kFailed) {
+      spawn_error = target.tracked.last_spawn_error;
+    }
+    code = std::max(code, ReportOutcome(ctx, verb, target, spawn_error));
+  }
+  if (code != 0 || wait_s <= 0 || verb == Verb::kStop) return code;
+
+  // --wait: the job must still be alive S seconds from now.
+  const double wait_until = SteadyNow() + wait_s;
+  for (Target& target : targets) {
+    const auto& identity = target.tracked.state.identity;
+    if (!identity) continue;
+    if (!WaitProcessGone(identity->id, wait_until)) continue;
+    Result<FileLock> relock = FileLock::Acquire(ctx.paths->Lock());
+    if (!relock.ok()) return Fail(relock.error());
+    Result<std::optional<double>> observed =
+        engine.Observe(*target.entry, target.tracked, WallNow());
+    if (!observed.ok()) return Fail(observed.error());
+    std::fprintf(stderr, "pguard: error: %s died within %gs (last exit: %s)\n",
+                 target.entry->name.c_str(), wait_s,
+                 target.tracked.state.record.last_exit.c_str());
+    const std::string tail = LogTail(ctx, target.entry->name);
+    if (!tail.empty()) std::fprintf(stderr, "%s", tail.c_str());
+    code = 1;
+  }
+  return code;
+}
+
+int CmdLifecycle(Context& ctx, Verb verb) {
+  po::options_description options(std::string(VerbName(verb)) + " options");
+  options.add_options()("all", "every registered process");
+  if (verb != Verb::kStop) {
+    options.add_options()(
+        "wait", po::value<std::string>(),
+        "then wait S seconds; exit 1 if the process died meanwhile");
+  }
+  options.add_options()("help,h", "show this help");
+  po::options_description hidden;
+  hidden.add_options()("names", po::value<std::vector<std::string>>());
+  po::options_description all;
+  all.add(options).add(hidden);
+  po::positional_options_description positional;
+  positional.add("names", -1);
+  if (WantsHelp(ctx)) {
+    return PrintHelp(std::string(VerbName(verb)) + " NAME...|--all" +
+                         (verb == Verb::kStop ? "" : " [--wait SECONDS]"),
+                     options);
+  }
+  Result<po::variables_map> parsed = ParseOptions(ctx, all, positional);
+  if (!parsed.ok()) return Fail(parsed.error(), true);
+  const po::variables_map& vm = parsed.value();
+  std::vector<std::string> names;
+  if (vm.count("names")) names = vm["names"].as<std::vector<std::string>>();
+  const bool every = vm.count("all") > 0;
+  if (names.empty() && !every) {
+    return Fail(Usage(std::string(VerbName(verb)) + ": missing NAME or --all"),
+                true);
+  }
+  if (!names.empty() && every) {
+    return Fail(
+        Usage(std::string(VerbName(verb)) + ": give NAMEs or --all, not both"),
+        true);
+  }
+  double wait_s = 0;
+  if (vm.count("wait")) {
+    try {
+      wait_s = ParseNumber(vm["wait"].as<std::string>(), "--wait");
+    } catch (const po::error& e) {
+      return Fail(Usage(std::string(VerbName(verb)) + ": " + e.what()), true);
+    }
+  }
+  if (Status s = CheckNames(names); !s.ok()) return Fail(s.error(), true);
+  if (Status s = LoadHome(ctx); !s.ok()) return Fail(s.error());
+  if (Status s = LoadConfigInto(ctx); !s.ok()) return Fail(s.error());
+  if (Status s = LoadRegistryInto(ctx); !s.ok()) return Fail(s.error());
+  std::vector<Target> targets;
+  if (every) {
+    for (const Entry& entry : ctx.registry->entries) {
+      targets.push_back({.entry = &entry});
+    }
+  }
+  for (const std::string& name : names) {
+    Result<const Entry*> entry = FindEntry(ctx, name, ErrorKind::kUnknownName);
+    if (!entry.ok()) return Fail(entry.error());
+    targets.push_back({.entry = entry.value()});
+  }
+  if (targets.empty()) return 0;
+  if (verb != Verb::kStop) {
+    Status revived = EnsureWatcher(*ctx.paths);
+    if (!revived.ok()) Warn(revived.error().message);
+  }
+  if (WatcherAlive(*ctx.paths))
+    return WatcherLifecycle(ctx, verb, targets, wait_s);
+  return DirectLifecycle(ctx, verb, targets, wait_s);
+}
+
+// ---- status ------------------------------------------------------------
+
+struct StatusRow {
+  const Entry* entry;
+  ProcessState state;
+  bool alive = false;
+};
+
+std::string FormatUptime(double seconds) { return FormatDuration(seconds); }
+
+void PrintJsonString(rapidjson::Writer<rapidjson::StringBuffer>& writer,
+                     const std::string& text) {
+  writer.String(text.c_str(), static_cast<rapidjson::SizeType>(text.size()));
+}
+
+int CmdStatus(Context& ctx) {
+  po::options_description options("status options");
+  options.add_options()("json", "print a JSON array")("help,h",
+                                                      "show this help");
+  po::options_description hidden;
+  hidden.add_options()("name", po::value<std::string>());
+  po::options_description all;
+  all.add(options).add(hidden);
+  po::positional_options_description positional;
+  positional.add("name", 1);
+  if (WantsHelp(ctx)) return PrintHelp("status [NAME] [--json]", options);
+  Result<po::variables_map> parsed = ParseOptions(ctx, all, positional);
+  if (!parsed.ok()) return Fail(parsed.error(), true);
+  const po::variables_map& vm = parsed.value();
+  std::optional<std::string> name;
+  if (vm.count("name")) name = vm["name"].as<std::string>();
+  if (name) {
+    if (Status s = CheckNames({*name}); !s.ok()) return Fail(s.error(), true);
+  }
+  if (Status s = LoadHome(ctx); !s.ok()) return Fail(s.error());
+  if (Status s = LoadRegistryInto(ctx); !s.ok()) return Fail(s.error());
+  std::vector<const Entry*> entries;
+  if (name) {
+    Result<const Entry*> entry =
+        FindEntry(ctx, *name, ErrorKind::kUnknownStatus);
+    if (!entry.ok()) return Fail(entry.error());
+    entries.push_back(entry.value());
+  } else {
+    for (const Entry& entry : ctx.registry->entries) entries.push_back(&entry);
+  }
+  StateTree tree(*ctx.paths);
+  std::vector<StatusRow> rows;
+  for (const Entry* entry : entries) {
+    Result<ProcessState> state = tree.Read(entry->name);
+    if (!state.ok()) return Fail(state.error());
+    StatusRow row{.entry = entry, .state = state.value()};
+    row.alive = row.state.pid && row.state.identity &&
+                row.state.identity->id.pid == *row.state.pid &&
+                IsAlive(row.state.identity->id);
+    rows.push_back(std::move(row));
+  }
+  const double now = WallNow();
+  if (vm.count("json")) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+    writer.SetMaxDecimalPlaces(3);
+    writer.StartArray();
+    for (const StatusRow& row : rows) {
+      const ProcessRecord& record = row.state.record;
+      writer.StartObject();
+      writer.Key("name");
+      PrintJsonString(writer, row.entry->name);
+      writer.Key("status");
+      PrintJsonString(writer, std::string(ToString(record.status)));
+      writer.Key("pid");
+      if (row.alive) {
+        writer.Int(*row.state.pid);
+      } else {
+        writer.Null();
+      }
+      writer.Key("started_at");
+      if (record.started_at) {
+        writer.Int64(static_cast<int64_t>(std::floor(*record.started_at)));
+      } else {
+        writer.Null();
+      }
+      writer.Key("last_alert");
+      if (record.last_alert) {
+        writer.Int64(static_cast<int64_t>(std::floor(*record.last_alert)));
+      } else {
+        writer.Null();
+      }
+      writer.Key("uptime_s");
+      if (row.alive && record.started_at) {
+        writer.Double(std::max(0.0, now - *record.started_at));
+      } else {
+        writer.Null();
+      }
+      writer.Key("restarts");
+      writer.Int(record.restarts);
+      writer.Key("last_exit");
+      if (record.last_exit.empty()) {
+        writer.Null();
+      } else {
+        PrintJsonString(writer, record.last_exit);
+      }
+      writer.Key("command");
+      PrintJsonString(writer, row.entry->CommandLine());
+      writer.EndObject();
+    }
+    writer.EndArray();
+    std::printf("%s\n", buffer.GetString());
+  } else {
+    size_t width = 4;
+    for (const StatusRow& row : rows) {
+      width = std::max(width, row.entry->name.size());
+    }
+    std::printf("%-*s  %-9s  %-7s  %-8s  %-8s  %s\n", static_cast<int>(width),
+                "NAME", "STATUS", "PID", "UPTIME", "RESTARTS", "LAST EXIT");
+    for (const StatusRow& row : rows) {
+      const ProcessRecord& record = row.state.record;
+      const std::string pid =
+          row.alive ? std::to_string(*row.state.pid) : std::string("-");
+      const std::string uptime = row.alive && record.started_at
+                                     ? FormatUptime(now - *record.started_at)
+                                     : std::string("-");
+      std::printf("%-*s  %-9s  %-7s  %-8s  %-8d  %s\n", static_cast<int>(width),
+                  row.entry->name.c_str(),
+                  std::string(ToString(record.status)).c_str(), pid.c_str(),
+                  uptime.c_str(), record.restarts,
+                  record.last_exit.empty() ? "-" : record.last_exit.c_str());
+    }
+  }
+  for (const StatusRow& row : rows) {
+    if (row.state.record.status == ProcessStatus::kRunning && !row.alive) {
+      Warn(row.entry->name +
+           " is recorded running but its process is gone;"
+           " 'pguard healthcheck' will reconcile it");
+    }
+  }
+  if (name && !rows[0].alive) return 3;
+  return 0;
+}
+
+// ---- healthcheck ---------------------------------------------------------
+
+int CmdHealthcheck(Context& ctx) {
+  po::options_description options("healthcheck options");
+  options.add_options()("help,h", "show this help");
+  if (WantsHelp(ctx)) return PrintHelp("healthcheck", options);
+  Result<po::variables_map> parsed =
+      ParseOptions(ctx, options, po::positional_options_description());
+  if (!parsed.ok()) return Fail(parsed.error(), true);
+  if (Status s = LoadHome(ctx); !s.ok()) return Fail(s.error());
+  if (Status s = LoadConfigInto(ctx); !s.ok()) return Fail(s.error());
+  if (Status s = LoadRegistryInto(ctx); !s.ok()) return Fail(s.error());
+  // The supervisor of the supervisor: revive a dead watcher; it then
+  // reconciles everything itself.
+  if (Status s = EnsureWatcher(*ctx.paths); !s.ok()) Warn(s.error().message);
+  if (WatcherAlive(*ctx.paths)) return 0;
+  Result<FileLock> lock = FileLock::Acquire(ctx.paths->Lock());
+  if (!lock.ok()) return Fail(lock.error());
+  Engine engine(*ctx.paths, *ctx.config);
+  int code = 0;
+  for (const Entry& entry : ctx.registry->entries) {
+    Result<Tracked> tracked = engine.Load(entry.name);
+    if (!tracked.ok()) {
+      Warn(tracked.error().message);
+      code = 1;
+      continue;
+    }
+    Result<std::optional<double>> observed =
+        engine.Observe(entry, tracked.value(), WallNow());
+    if (!observed.ok()) {
+      Warn(observed.error().message);
+      code = 1;
+    }
+    Result<bool> rotated =
+        RotateIfNeeded(*ctx.paths, entry.name, ctx.config->log_max_bytes,
+                       ctx.config->log_keep);
+    if (!rotated.ok()) Warn(rotated.error().message);
+  }
+  for (const Error& warning : engine.TakeWarnings()) Warn(warning.message);
+  if (Status s = engine.Sweep(*ctx.registry); !s.ok()) {
+    Warn(s.error().message);
+    code = 1;
+  }
+  return code;
+}
+
+// ---- logs ----------------------------------------------------------------
+
+volatile sig_atomic_t g_interrupted = 0;
+
+int FollowLog(const fs::path& path) {
+  // Follow by inode size: new bytes are printed; a truncation (rotation
+  // copies then truncates in place) starts again from 0.
+  struct sigaction action {};
+  action.sa_handler = [](int) { g_interrupted = 1; };
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
+  int inotify = ::inotify_init1(IN_CLOEXEC);
+  if (inotify >= 0) {
+    ::inotify_add_watch(inotify, path.parent_path().c_str(),
+                        IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_ATTRIB);
+  }
+  off_t offset = 0;
+  struct ::stat st;
+  if (::stat(path.c_str(), &st) == 0) offset = st.st_size;
+  std::fflush(stdout);
+  while (!g_interrupted) {
+    if (::stat(path.c_str(), &st) == 0) {
+      if (st.st_size < offset) offset = 0;
+      if (st.st_size > offset) {
+        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+          char buffer[65536];
+          ssize_t n;
+          while ((n = ::pread(fd, buffer, sizeof buffer, offset)) > 0) {
+            if (::write(STDOUT_FILENO, buffer, static_cast<size_t>(n)) < 0) {
+              ::close(fd);
+              return 0;  // reader went away (a pipe closed): done
+            }
+            offset += n;
+          }
+          ::close(fd);
+        }
+      }
+    }
+    pollfd pfd{.fd = inotify, .events = POLLIN, .revents = 0};
+    // inotify wakes us on writes; the timeout is a backstop for file
+    // systems that do not report them.
+    if (::poll(&pfd, inotify >= 0 ? 1 : 0, 1000) > 0) {
+      char events[4096];
+      if (::read(inotify, events, sizeof events) < 0 && errno != EINTR) break;
+    }
+  }
+  if (inotify >= 0) ::close(inotify);
+  return 0;
+}
+
+int CmdLogs(Context& ctx) {
+  po::options_description options("logs options");
+  options.add_options()("lines,n", po::value<int>()->default_value(10),
+                        "how many lines")("follow,f", "then follow the log")(
+      "help,h", "show this help");
+  po::options_description hidden;
+  hidden.add_options()("name", po::value<std::string>());
+  po::options_description all;
+  all.add(options).add(hidden);
+  po::positional_options_description positional;
+  positional.add("name", 1);
+  if (WantsHelp(ctx)) return PrintHelp("logs NAME [-n N] [-f]", options);
+  Result<po::variables_map> parsed = ParseOptions(ctx, all, positional);
+  if (!parsed.ok()) return Fail(parsed.error(), true);
+  const po::variables_map& vm = parsed.value();
+  if (!vm.count("name")) return Fail(Usage("logs: missing NAME"), true);
+  const std::string name = vm["name"].as<std::string>();
+  if (Status s = CheckNames({name}); !s.ok()) return Fail(s.error(), true);
+  const int lines = vm["lines"].as<int>();
+  if (lines < 0) return Fail(Usage("logs: -n must be >= 0"), true);
+  if (Status s = LoadHome(ctx); !s.ok()) return Fail(s.error());
+  if (Status s = LoadRegistryInto(ctx); !s.ok()) return Fail(s.error());
+  if (ctx.registry->Find(name) == nullptr &&
+      !fs::exists(ctx.paths->Log(name))) {
+    Result<const Entry*> entry = FindEntry(ctx, name, ErrorKind::kUnknownName);
+    return Fail(entry.error());
+  }
+  Result<std::vector<std::string>> tail =
+      LastLines(ctx.paths->Log(name), static_cast<size_t>(lines));
+  if (!tail.ok()) return Fail(tail.error());
+  for (const std::string& line : tail.value()) {
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fputc('\n', stdout);
+  }
+  if (vm.count("follow")) return FollowLog(ctx.paths->Log(name));
+  return 0;
+}
+
+// ---- alerts --------------------------------------------------------------
+
+int CmdAlerts(Context& ctx) {
+  po::options_description options("alerts options");
+  options.add_options()("clear", "then mark them read")("help,h",
+                                                        "show this help");
+  if (WantsHelp(ctx)) return PrintHelp("alerts [--clear]", options);
+  Result<po::variables_map> parsed =
+      ParseOptions(ctx, options, po::positional_options_description());
+  if (!parsed.ok()) return Fail(parsed.error(), true);
+  if (Status s = LoadHome(ctx); !s.ok()) return Fail(s.error());
+  if (Status s = LoadConfigInto(ctx); !s.ok()) return Fail(s.error());
+  Result<std::string> text = parsed.value().count("clear")
+                                 ? TakeAlerts(*ctx.paths, *ctx.config)
+                                 : ReadAlerts(*ctx.paths, *ctx.config);
+  if (!text.ok()) return Fail(text.error());
+  std::fwrite(text.value().data(), 1, text.value().size(), stdout);
+  return 0;
+}
+
+// ---- unregister ----------------------------------------------------------
+
+int CmdUnregister(Context& ctx) {
+  po::options_description options("unregister options");
+  options.add_options()("help,h", "show this help");
+  po::options_description hidden;
+  hidden.add_options()("name", po::value<std::string>());
+  po::options_description all;
+  all.add(options).add(hidden);
+  po::positional_options_description positional;
+  positional.add("name", 1);
+  if (WantsHelp(ctx)) return PrintHelp("unregister NAME", options);
+  Result<po::variables_map> parsed = ParseOptions(ctx, all, positional);
+  if (!parsed.ok()) return Fail(parsed.error(), true);
+  if (!parsed.value().count("name")) {
+    return Fail(Usage("unregister: missing NAME"), true);
+  }
+  const std::string name = parsed.value()["name"].as<std::string>();
+  if (Status s = CheckNames({name}); !s.ok()) return Fail(s.error(), true);
+  if (Status s = LoadHome(ctx); !s.ok()) return Fail(s.error());
+  if (Status s = LoadConfigInto(ctx); !s.ok()) return Fail(s.error());
+  if (Status s = LoadRegistryInto(ctx); !s.ok()) return Fail(s.error());
+  Result<const Entry*> entry = FindEntry(ctx, name, ErrorKind::kUnknownName);
+  if (!entry.ok()) return Fail(entry.error());
+  std::vector<Target> targets{{.entry = entry.value()}};
+  const int stopped = WatcherAlive(*ctx.paths)
+                          ? WatcherLifecycle(ctx, Verb::kStop, targets, 0)
+                          : DirectLifecycle(ctx, Verb::kStop, targets, 0);
+  if (stopped != 0) return stopped;
+  Result<FileLock> lock = FileLock::Acquire(ctx.paths->Lock());
+  if (!lock.ok()) return Fail(lock.error());
+  const fs::path registry_path = ctx.paths->Registry();
+  Result<ReadResult> text = ReadFile(registry_path);
+  if (!text.ok()) return Fail(text.error());
+  Result<std::string> updated =
+      WithoutEntry(text.value().content, registry_path.string(), name);
+  if (!updated.ok()) return Fail(updated.error());
+  if (Status s = WriteFileAtomic(registry_path, updated.value(),
+                                 {.durable = true, .mode = 0600});
+      !s.ok()) {
+    return Fail(s.error());
+  }
+  if (Status s = StateTree(*ctx.paths).Remove(name); !s.ok()) {
+    return Fail(s.error());
+  }
+  std::printf("unregistered %s\n", name.c_str());
+  return 0;
+}
+
+// ---- watch ---------------------------------------------------------------
+
+int CmdWatch(Context& ctx) {
+  po::options_description options("watch options");
+  options.add_options()("help,h", "show this help");
+  if (WantsHelp(ctx)) return PrintHelp("watch", options);
+  Result<po::variables_map> parsed =
+      ParseOptions(ctx, options, po::positional_options_description());
+  if (!parsed.ok()) return Fail(parsed.error(), true);
+  if (Status s = LoadHome(ctx); !s.ok()) return Fail(s.error());
+  Result<int> code = RunWatcher(*ctx.paths);
+  if (!code.ok()) return Fail(code.error());
+  return code.value();
+}
+
+// ---- the command table ---------------------------------------------------
+
+struct Command {
+  const char* name;
+  int (*run)(Context&);
+};
+
+const Command kCommands[] = {
+    {"register", CmdRegister},
+    {"unregister", CmdUnregister},
+    {"start", [](Context& ctx) { return CmdLifecycle(ctx, Verb::kStart); }},
+    {"stop", [](Context& ctx) { return CmdLifecycle(ctx, Verb::kStop); }},
+    {"restart", [](Context& ctx) { return CmdLifecycle(ctx, Verb::kRestart); }},
+    {"status", CmdStatus},
+    {"healthcheck", CmdHealthcheck},
+    {"logs", CmdLogs},
+    {"watch", CmdWatch},
+    {"alerts", CmdAlerts},
+};
+
+}  // namespace
+
+std::vector<std::string> CommandNames() {
+  std::vector<std::string> names;
+  for (const Command& command : kCommands) names.emplace_back(command.name);
+  return names;
+}
+
+int RunCli(int argc, char** argv) {
+  Context ctx;
+  int i = 1;
+  for (; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--home") {
+      if (i + 1 >= argc) return Fail(Usage("--home needs a DIR"), true);
+      ctx.home_flag = argv[++i];
+    } else if (arg.starts_with("--home=")) {
+      ctx.home_flag = arg.substr(7);
+    } else if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (arg == "--version") {
+      std::printf("pguard %s\n", PGUARD_VERSION);
+      return 0;
+    } else if (arg.starts_with("-")) {
+      return Fail(Usage("unknown option '" + arg + "'"), true);
+    } else {
+      break;
+    }
+  }
+  if (i >= argc) return Fail(Usage("missing COMMAND"), true);
+  if (ctx.home_flag && ctx.home_flag->empty()) {
+    return Fail(Usage("--home needs a non-empty DIR"), true);
+  }
+  ctx.command = argv[i];
+  ctx.args.assign(argv + i + 1, argv + argc);
+  for (const Command& command : kCommands) {
+    if (ctx.command == command.name) return command.run(ctx);
+  }
+  return Fail(Usage("unknown command '" + ctx.command + "'" +
+                    DidYouMean(ctx.command, CommandNames())),
+              true);
+}
 
 }  // namespace pguard

@@ -135,6 +135,7 @@ Result<std::optional<double>> Engine::Apply(const Entry& entry,
         result = {.kind = EventKind::kSpawned,
                   .started_at = spawned.value().started_at};
       } else {
+        tracked.last_spawn_error = spawned.error().message;
         result = {.kind = EventKind::kSpawnFailed,
                   .reason = spawned.error().message};
       }

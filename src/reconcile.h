@@ -20,9 +20,10 @@ namespace pguard {
 // One process as the engine knows it between events.
 struct Tracked {
   ProcessState state;
-  int pidfd = -1;              // of the current instance; owned
-  bool own_child = false;      // spawned by this process: exit codes known
-  bool exit_recorded = false;  // the current instance's death was applied
+  int pidfd = -1;                // of the current instance; owned
+  bool own_child = false;        // spawned by this process: exit codes known
+  bool exit_recorded = false;    // the current instance's death was applied
+  std::string last_spawn_error;  // why the last spawn failed, if it did
 
   void ClosePidfd();
 };

@@ -1,0 +1,114 @@
+#include "watcher_client.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <rapidjson/document.h>
+#include <sys/inotify.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "home.h"
+#include "log_file.h"
+#include "spawn.h"
+
+namespace pguard {
+
+bool WatcherAlive(const HomePaths& paths) {
+  Result<FileLock> lock = FileLock::TryAcquire(paths.WatcherLock());
+  return lock.ok() && !lock.value().held();
+}
+
+Status EnsureWatcher(const HomePaths& paths) {
+  const char* off = std::getenv("PGUARD_NO_WATCHER");
+  if (off != nullptr && std::strcmp(off, "1") == 0) return Status::Ok();
+  if (WatcherAlive(paths)) return Status::Ok();
+  char self[PATH_MAX];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n < 0) return SystemError("read link", "/proc/self/exe");
+  self[n] = '\0';
+  const std::string log = paths.WatcherLog().string();
+  const std::string home = paths.home().string();
+  // Prepared before fork: the children only make system calls.
+  const char* argv[] = {self, "--home", home.c_str(), "watch", nullptr};
+  const pid_t child = ::fork();
+  if (child < 0) return SystemError("fork", "watcher");
+  if (child == 0) {
+    // First child: a new session, then fork again so the watcher is not a
+    // session leader and is reparented away from us.
+    ::setsid();
+    const pid_t grandchild = ::fork();
+    if (grandchild != 0) ::_exit(grandchild < 0 ? 1 : 0);
+    const int null_fd = ::open("/dev/null", O_RDONLY);
+    const int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (null_fd < 0 || log_fd < 0) ::_exit(1);
+    ::dup2(null_fd, 0);
+    ::dup2(log_fd, 1);
+    ::dup2(log_fd, 2);
+    ::close_range(3, ~0U, 0);
+    ::execv(self, const_cast<char* const*>(argv));
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  const double deadline = SteadyNow() + 5;
+  while (SteadyNow() < deadline) {
+    if (WatcherAlive(paths)) return Status::Ok();
+    ::usleep(2000);
+  }
+  return Error{ErrorKind::kFailure, "the watcher did not start; see " + log};
+}
+
+StatusWatch::StatusWatch(const HomePaths& paths)
+    : paths_(paths), fd_(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK)) {}
+
+StatusWatch::~StatusWatch() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Status StatusWatch::Subscribe(const std::string& name) {
+  if (fd_ < 0) return SystemError("initialize inotify for", name);
+  const fs::path dir = paths_.StateDir(name);
+  if (::inotify_add_watch(fd_, dir.c_str(), IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+    return SystemError("watch", dir.string());
+  }
+  return Status::Ok();
+}
+
+void StatusWatch::Wait(double seconds) {
+  pollfd pfd{.fd = fd_, .events = POLLIN, .revents = 0};
+  const int ms = static_cast<int>(std::ceil(seconds * 1000));
+  if (::poll(&pfd, fd_ >= 0 ? 1 : 0, ms) > 0) {
+    char buffer[4096];
+    while (::read(fd_, buffer, sizeof buffer) > 0) {
+    }
+  }
+}
+
+std::string LastFailure(const HomePaths& paths, const std::string& name) {
+  Result<std::vector<std::string>> lines = LastLines(paths.Events(), 200);
+  if (!lines.ok()) return "";
+  for (auto it = lines.value().rbegin(); it != lines.value().rend(); ++it) {
+    rapidjson::Document doc;
+    doc.Parse(it->c_str());
+    if (doc.HasParseError() || !doc.IsObject()) continue;
+    auto field = [&](const char* key) -> std::string {
+      auto member = doc.FindMember(key);
+      if (member == doc.MemberEnd() || !member->value.IsString()) return "";
+      return member->value.GetString();
+    };
+    if (field("name") != name) continue;
+    const std::string event = field("event");
+    if (event == "started") return "";
+    if (event == "failed") return field("message");
+  }
+  return "";
+}
+
+}  // namespace pguard

@@ -1,0 +1,42 @@
+// What a CLI command needs of the watcher: whether one is alive, starting
+// one fully detached, and waiting for the state files it writes.
+#pragma once
+
+#include <string>
+
+#include "error.h"
+#include "paths.h"
+
+namespace pguard {
+
+// True when a process holds watcher/lock.
+bool WatcherAlive(const HomePaths& paths);
+
+// Starts `pguard watch` detached (double fork, setsid, stdin /dev/null,
+// output to watcher/log) unless one is alive or PGUARD_NO_WATCHER=1, and
+// waits (bounded) until it holds its lock.
+Status EnsureWatcher(const HomePaths& paths);
+
+// inotify on state/NAME/ directories, so a CLI sees each status rename.
+// Subscribe before writing `want`, so no change is missed.
+class StatusWatch {
+ public:
+  explicit StatusWatch(const HomePaths& paths);
+  ~StatusWatch();
+  StatusWatch(const StatusWatch&) = delete;
+  StatusWatch& operator=(const StatusWatch&) = delete;
+
+  Status Subscribe(const std::string& name);
+  // Returns after a change or SECONDS, whichever is first.
+  void Wait(double seconds);
+
+ private:
+  const HomePaths& paths_;
+  int fd_ = -1;
+};
+
+// The message of NAME's last `failed` journal event (e.g. the exec error),
+// or "" if the journal's tail has none.
+std::string LastFailure(const HomePaths& paths, const std::string& name);
+
+}  // namespace pguard
