@@ -289,10 +289,19 @@ void OnSpawnFailed(Transition& t, const Event& event) {
 void OnDeathWhileUp(const Entry& entry, Transition& t, double run_time,
                     const ExitInfo& exit, double now) {
   ProcessRecord& next = t.next();
-  const std::string how = (exit.kind == ExitInfo::Kind::kUnknown
-                               ? std::string("died (exit unknown)")
-                               : "died with " + exit.ToString()) +
-                          " after " + FormatDuration(run_time);
+  std::string how;
+  switch (exit.kind) {
+    case ExitInfo::Kind::kCode:
+      how = "exited with code " + std::to_string(exit.value);
+      break;
+    case ExitInfo::Kind::kSignal:
+      how = "killed by signal " + SignalName(exit.value);
+      break;
+    case ExitInfo::Kind::kUnknown:
+      how = "ended (exit status unknown)";
+      break;
+  }
+  how += " after " + FormatDuration(run_time);
   if (IsCompletion(entry, run_time, exit)) {
     t.Become(ProcessStatus::kCompleted, "completed");
     return;
