@@ -367,7 +367,19 @@ struct Target {
   const Entry* entry;
   Tracked tracked;
   bool settled = false;
+  bool answered = false;  // the watcher rewrote `status` since the request
+  ino_t status_inode = 0;
 };
+
+// The inode of state/NAME/status (0 if missing): every atomic rewrite
+// makes a new one.
+ino_t StatusInode(const HomePaths& paths, const std::string& name) {
+  struct ::stat st;
+  if (::stat(paths.StateFile(name, state_file::kStatus).c_str(), &st) != 0) {
+    return 0;
+  }
+  return st.st_ino;
+}
 
 enum class Verb { kStart, kStop, kRestart };
 
@@ -381,19 +393,6 @@ const char* VerbName(Verb verb) {
       return "restart";
   }
   return "start";
-}
-
-// A request that changes nothing: the watcher will not write anything.
-bool NoOpRequest(Verb verb, const ProcessRecord& record) {
-  switch (verb) {
-    case Verb::kStart:
-      return record.status == ProcessStatus::kRunning;
-    case Verb::kStop:
-      return record.status == ProcessStatus::kStopped;
-    case Verb::kRestart:
-      return false;
-  }
-  return false;
 }
 
 // Whether the request VERB is done for RECORD, and whether it succeeded.
@@ -474,9 +473,7 @@ int WatcherLifecycle(Context& ctx, Verb verb, std::vector<Target>& targets,
         if (!s.ok()) return Fail(s.error());
       }
     }
-    Result<ProcessState> before = tree.Read(name);
-    if (!before.ok()) return Fail(before.error());
-    target.tracked.state = before.value();
+    target.status_inode = StatusInode(*ctx.paths, name);
     const Want want = verb == Verb::kStart  ? Want::kUp
                       : verb == Verb::kStop ? Want::kDown
                                             : Want::kRestart;
@@ -485,25 +482,26 @@ int WatcherLifecycle(Context& ctx, Verb verb, std::vector<Target>& targets,
       bound = std::max(bound, target.entry->stop_timeout + 5);
     }
   }
-  // A request the watcher has not acted on yet still reads as settled
-  // (start of a failed job reads "failed"), so first wait for the watcher
-  // to touch the status, unless the request was a no-op.
+  // The watcher answers every request by rewriting `status` (its commit
+  // point), even when nothing changes; until that rename, what the files
+  // say predates the request.
   const double deadline = SteadyNow() + bound;
   for (;;) {
     bool all_settled = true;
     for (Target& target : targets) {
       if (target.settled) continue;
+      if (!target.answered) {
+        target.answered =
+            StatusInode(*ctx.paths, target.entry->name) != target.status_inode;
+        if (!target.answered) {
+          all_settled = false;
+          continue;
+        }
+      }
       Result<ProcessState> now = tree.Read(target.entry->name);
       if (!now.ok()) return Fail(now.error());
-      const ProcessState& state = now.value();
-      ProcessState before = target.tracked.state;
-      ProcessState after = state;
-      before.record.want = after.record.want = Want::kUp;
-      const bool acted =
-          state.record.want != Want::kRestart &&
-          (before != after || NoOpRequest(verb, target.tracked.state.record));
-      if (acted && Settled(verb, state.record)) {
-        target.tracked.state = state;
+      target.tracked.state = now.value();
+      if (Settled(verb, now.value().record).has_value()) {
         target.settled = true;
       } else {
         all_settled = false;
@@ -516,10 +514,8 @@ int WatcherLifecycle(Context& ctx, Verb verb, std::vector<Target>& targets,
   }
   int code = 0;
   for (Target& target : targets) {
-    if (!target.settled) {
-      Result<ProcessState> latest = tree.Read(target.entry->name);
-      if (latest.ok()) target.tracked.state = latest.value();
-    }
+    Result<ProcessState> latest = tree.Read(target.entry->name);
+    if (latest.ok()) target.tracked.state = latest.value();
     code = std::max(code,
                     ReportOutcome(ctx, verb, target,
                                   LastFailure(*ctx.paths, target.entry->name)));

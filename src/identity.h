@@ -35,8 +35,7 @@ struct ProcStat {
 
   // True for a zombie ('Z' with no thread left) or a dying task ('X').
   bool Dead() const {
-    return state == 'X' || state == 'x' ||
-           (state == 'Z' && num_threads <= 1);
+    return state == 'X' || state == 'x' || (state == 'Z' && num_threads <= 1);
   }
 };
 

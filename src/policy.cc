@@ -157,8 +157,12 @@ class Transition {
 
   void Journal(std::string event, std::string message = {},
                std::optional<double> run_time = std::nullopt) {
+    // Only the events about an ending carry how it ended.
+    const bool ending = event == "exited" || event == "completed" ||
+                        event == "backoff" || event == "failed" ||
+                        event == "stopped";
     decision_.journal.push_back({.event = std::move(event),
-                                 .exit = next().last_exit,
+                                 .exit = ending ? next().last_exit : "",
                                  .run_time = run_time,
                                  .message = std::move(message)});
   }

@@ -99,7 +99,15 @@ Result<std::optional<double>> Engine::Apply(const Entry& entry,
                                     config_.alert_cooldown_min * 60};
   const ProcessState before = tracked.state;
   Decision decision = Decide(entry, settings, tracked.state.record, event, now);
-  std::vector<JournalEntry> journal = std::move(decision.journal);
+  // Journal lines about the instance that was (before a spawn) name its
+  // pid; those after a spawn name the new one.
+  const std::optional<pid_t> old_pid =
+      before.identity ? std::optional<pid_t>(before.identity->id.pid)
+                      : std::nullopt;
+  std::vector<std::pair<JournalEntry, std::optional<pid_t>>> journal;
+  for (JournalEntry& line : decision.journal) {
+    journal.emplace_back(std::move(line), old_pid);
+  }
   std::vector<AlertRequest> alerts;
   if (decision.alert) alerts.push_back(*decision.alert);
 
@@ -141,7 +149,13 @@ Result<std::optional<double>> Engine::Apply(const Entry& entry,
       }
     }
     Decision next = Decide(entry, settings, decision.next, result, now);
-    journal.insert(journal.end(), next.journal.begin(), next.journal.end());
+    const std::optional<pid_t> new_pid =
+        tracked.state.identity
+            ? std::optional<pid_t>(tracked.state.identity->id.pid)
+            : std::nullopt;
+    for (JournalEntry& line : next.journal) {
+      journal.emplace_back(std::move(line), new_pid);
+    }
     if (next.alert) alerts.push_back(*next.alert);
     decision = std::move(next);
   }
@@ -152,14 +166,16 @@ Result<std::optional<double>> Engine::Apply(const Entry& entry,
   } else {
     tracked.state.pid.reset();
   }
-  Status written = tree_.Write(entry.name, before, tracked.state);
+  // A request is always answered by a rewrite of `status`, the commit
+  // point a waiting CLI keys on, even when nothing else changed.
+  const bool request = event.kind == EventKind::kStartRequested ||
+                       event.kind == EventKind::kStopRequested ||
+                       event.kind == EventKind::kRestartRequested;
+  Status written =
+      tree_.Write(entry.name, before, tracked.state, /*force_status=*/request);
   if (!written.ok()) return written.error();
 
-  const std::optional<pid_t> pid =
-      tracked.state.identity
-          ? std::optional<pid_t>(tracked.state.identity->id.pid)
-          : std::nullopt;
-  for (const JournalEntry& line : journal) {
+  for (const auto& [line, pid] : journal) {
     Warn(AppendJournal(paths_, {.ts = now,
                                 .name = entry.name,
                                 .event = line.event,

@@ -4,6 +4,7 @@
 // every unknown key and every value as written.
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +15,16 @@
 #include "error.h"
 
 namespace pguard {
+
+// The keys an entry may hold, in the order a new entry is written. Any other
+// key is allowed, ignored, and kept by rewrites.
+inline constexpr std::array<std::string_view, 10> kEntryKeys = {
+    "command",          "argv", "duration_min", "auto_restart", "max_restarts",
+    "restart_cooldown", "cwd",  "env",          "stop_signal",  "stop_timeout"};
+
+// ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$, as messages quote it.
+inline constexpr std::string_view kNamePattern =
+    "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
 
 struct Entry {
   std::string name;

@@ -210,7 +210,7 @@ Status StateTree::RemoveValue(const std::string& name,
 }
 
 Status StateTree::Write(const std::string& name, const ProcessState& old,
-                        const ProcessState& next) const {
+                        const ProcessState& next, bool force_status) const {
   const ProcessRecord& a = old.record;
   const ProcessRecord& b = next.record;
   Status status;
@@ -252,7 +252,7 @@ Status StateTree::Write(const std::string& name, const ProcessState& old,
     write(a.last_exit != b.last_exit, state_file::kLastExit, b.last_exit);
   }
   write(a.want != b.want, state_file::kWant, std::string(ToString(b.want)));
-  write(a.status != b.status, state_file::kStatus,
+  write(force_status || a.status != b.status, state_file::kStatus,
         std::string(ToString(b.status)));
   return status;
 }

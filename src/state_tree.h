@@ -39,8 +39,9 @@ class StateTree {
   // Writes the files whose value differs between OLD and NEXT: `pid` first,
   // `status` last. Absent optional values remove their file (pid,
   // last_alert only; others are only ever replaced).
+  // FORCE_STATUS rewrites `status` even when unchanged (an answer).
   Status Write(const std::string& name, const ProcessState& old,
-               const ProcessState& next) const;
+               const ProcessState& next, bool force_status = false) const;
 
   // Writes NEXT in full, as if nothing was on disk.
   Status WriteAll(const std::string& name, const ProcessState& next) const;

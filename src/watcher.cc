@@ -1,10 +1,637 @@
 #include "watcher.h"
 
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <csignal>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "atomic_file.h"
+#include "config.h"
+#include "home.h"
+#include "identity.h"
+#include "log_file.h"
+#include "reconcile.h"
+#include "registry.h"
+#include "spawn.h"
+
 namespace pguard {
+namespace {
+
+// epoll tags for the fixed descriptors; pidfds carry a slot id >= kFirstSlot.
+constexpr uint64_t kSignalTag = 1;
+constexpr uint64_t kInotifyTag = 2;
+constexpr uint64_t kTimerTag = 3;
+constexpr uint64_t kFirstSlot = 16;
+
+// Seconds between two size checks of the logs while jobs write to them.
+constexpr double kLogCheckInterval = 1.0;
+
+void Log(const char* format, ...) __attribute__((format(printf, 1, 2)));
+void Log(const char* format, ...) {
+  char stamp[32];
+  const time_t now = ::time(nullptr);
+  tm local{};
+  ::localtime_r(&now, &local);
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &local);
+  std::fprintf(stderr, "%s pguard[%d]: ", stamp, ::getpid());
+  va_list args;
+  va_start(args, format);
+  std::vfprintf(stderr, format, args);
+  va_end(args);
+  std::fputc('\n', stderr);
+  std::fflush(stderr);
+}
+
+// One supervised process.
+struct Slot {
+  uint64_t id = 0;
+  Entry entry;
+  Tracked tracked;
+  std::optional<double> deadline;
+  int state_watch = -1;  // inotify watch on state/NAME/
+};
+
+class Watcher {
+ public:
+  explicit Watcher(const HomePaths& paths)
+      : paths_(paths), engine_(paths, config_) {}
+  ~Watcher();
+
+  Result<int> Run();
+
+ private:
+  Status Setup();
+  void LoadConfigFile();
+  void LoadRegistryFile();
+  void AddSlot(const Entry& entry);
+  void RemoveSlot(const std::string& name);
+  void Track(Slot& slot);
+  void Untrack(Slot& slot);
+  void Observe(Slot& slot);
+  void ApplyEvent(Slot& slot, const Event& event);
+  void AfterApply(Slot& slot, const Result<std::optional<double>>& result,
+                  int old_pidfd);
+  void OnPidfd(uint64_t id);
+  void OnSignals(bool& stop);
+  void OnInotify();
+  void OnWantWritten(Slot& slot);
+  void OnTimer();
+  void OnChildExit(pid_t pid, const ExitInfo& exit);
+  void CheckStoppingGroups();
+  void CheckLogs();
+  void ArmTimer();
+  Slot* FindSlot(const std::string& name);
+  Slot* FindSlotByWatch(int wd);
+
+  const HomePaths& paths_;
+  Config config_;
+  Registry registry_;
+  Engine engine_;
+  std::map<std::string, std::unique_ptr<Slot>> slots_;
+  std::unordered_map<uint64_t, Slot*> slots_by_id_;
+  uint64_t next_id_ = kFirstSlot;
+  int epoll_ = -1;
+  int signal_fd_ = -1;
+  int inotify_ = -1;
+  int timer_ = -1;
+  int home_watch_ = -1;
+  int logs_watch_ = -1;
+  std::optional<double> log_check_at_;
+  std::optional<double> armed_;
+};
+
+Watcher::~Watcher() {
+  for (auto& [name, slot] : slots_) slot->tracked.ClosePidfd();
+  for (int fd : {epoll_, signal_fd_, inotify_, timer_}) {
+    if (fd >= 0) ::close(fd);
+  }
+}
+
+Slot* Watcher::FindSlot(const std::string& name) {
+  auto it = slots_.find(name);
+  return it == slots_.end() ? nullptr : it->second.get();
+}
+
+Slot* Watcher::FindSlotByWatch(int wd) {
+  for (auto& [name, slot] : slots_) {
+    if (slot->state_watch == wd) return slot.get();
+  }
+  return nullptr;
+}
+
+void Watcher::LoadConfigFile() {
+  Result<Config> config = LoadConfig(paths_.Config());
+  if (!config.ok()) {
+    Log("%s (keeping the last good config)", config.error().message.c_str());
+    return;
+  }
+  config_ = std::move(config.value());
+}
+
+void Watcher::LoadRegistryFile() {
+  Result<Registry> registry = LoadRegistry(paths_.Registry());
+  if (!registry.ok()) {
+    Log("%s (keeping the last good registry)",
+        registry.error().message.c_str());
+    return;
+  }
+  registry_ = std::move(registry.value());
+  // Entries that left the registry stop being supervised; their processes
+  // (if any) are left alone: `unregister` stops them before it edits.
+  std::vector<std::string> gone;
+  for (auto& [name, slot] : slots_) {
+    if (registry_.Find(name) == nullptr) gone.push_back(name);
+  }
+  for (const std::string& name : gone) RemoveSlot(name);
+  for (const Entry& entry : registry_.entries) {
+    if (Slot* slot = FindSlot(entry.name)) {
+      slot->entry = entry;  // takes effect at the next start
+    } else {
+      AddSlot(entry);
+    }
+  }
+  Status swept = engine_.Sweep(registry_);
+  if (!swept.ok()) Log("%s", swept.error().message.c_str());
+}
+
+void Watcher::AddSlot(const Entry& entry) {
+  auto slot = std::make_unique<Slot>();
+  slot->id = next_id_++;
+  slot->entry = entry;
+  // Watch state/NAME/ before reading it: a `want` written meanwhile is
+  // then either read now or reported later, never missed.
+  if (Status created = engine_.tree().Create(entry.name); !created.ok()) {
+    Log("%s", created.error().message.c_str());
+  }
+  const fs::path dir = paths_.StateDir(entry.name);
+  slot->state_watch = ::inotify_add_watch(
+      inotify_, dir.c_str(), IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE);
+  if (slot->state_watch < 0) {
+    Log("unable to watch %s: %s (want files there are seen at the next "
+        "event only)",
+        dir.c_str(), std::strerror(errno));
+  }
+  Result<Tracked> tracked = engine_.Load(entry.name);
+  if (!tracked.ok()) {
+    Log("%s (not supervising %s until it is fixed)",
+        tracked.error().message.c_str(), entry.name.c_str());
+    if (slot->state_watch >= 0) {
+      ::inotify_rm_watch(inotify_, slot->state_watch);
+    }
+    return;
+  }
+  slot->tracked = std::move(tracked.value());
+  Slot& ref = *slot;
+  slots_by_id_[ref.id] = &ref;
+  slots_[entry.name] = std::move(slot);
+  // An instance that is alive and ours is adopted: a pidfd reports its
+  // death; its exit code is not ours to know.
+  const auto& identity = ref.tracked.state.identity;
+  if (identity && IsAlive(identity->id) &&
+      (ref.tracked.state.record.status == ProcessStatus::kRunning ||
+       ref.tracked.state.record.status == ProcessStatus::kStopping)) {
+    ref.tracked.pidfd = OpenPidfd(identity->id.pid);
+    ref.tracked.own_child = false;
+    engine_.Journal(entry.name, "adopted", identity->id.pid, "", WallNow());
+    Track(ref);
+  }
+  Observe(ref);
+}
+
+void Watcher::RemoveSlot(const std::string& name) {
+  auto it = slots_.find(name);
+  if (it == slots_.end()) return;
+  Slot& slot = *it->second;
+  Untrack(slot);
+  slot.tracked.ClosePidfd();
+  if (slot.state_watch >= 0) ::inotify_rm_watch(inotify_, slot.state_watch);
+  slots_by_id_.erase(slot.id);
+  slots_.erase(it);
+}
+
+void Watcher::Track(Slot& slot) {
+  if (slot.tracked.pidfd < 0) return;
+  epoll_event event{.events = EPOLLIN, .data = {.u64 = slot.id}};
+  if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, slot.tracked.pidfd, &event) != 0 &&
+      errno != EEXIST) {
+    Log("unable to watch pidfd of %s: %s (its death is seen at the next "
+        "check)",
+        slot.entry.name.c_str(), std::strerror(errno));
+  }
+}
+
+void Watcher::Untrack(Slot& slot) {
+  if (slot.tracked.pidfd >= 0) {
+    ::epoll_ctl(epoll_, EPOLL_CTL_DEL, slot.tracked.pidfd, nullptr);
+  }
+}
+
+void Watcher::AfterApply(Slot& slot,
+                         const Result<std::optional<double>>& result,
+                         int old_pidfd) {
+  for (const Error& warning : engine_.TakeWarnings()) {
+    Log("%s: %s", slot.entry.name.c_str(), warning.message.c_str());
+  }
+  if (!result.ok()) {
+    Log("%s: %s (retrying in 1s)", slot.entry.name.c_str(),
+        result.error().message.c_str());
+    // Temporize on recoverable errors, never die.
+    slot.deadline = WallNow() + 1;
+  } else {
+    slot.deadline = result.value();
+  }
+  if (slot.tracked.pidfd != old_pidfd) Track(slot);
+}
+
+void Watcher::Observe(Slot& slot) {
+  const int old_pidfd = slot.tracked.pidfd;
+  if (old_pidfd >= 0) Untrack(slot);
+  auto result = engine_.Observe(slot.entry, slot.tracked, WallNow());
+  if (slot.tracked.pidfd == old_pidfd) Track(slot);
+  AfterApply(slot, result, old_pidfd);
+}
+
+void Watcher::ApplyEvent(Slot& slot, const Event& event) {
+  const int old_pidfd = slot.tracked.pidfd;
+  if (old_pidfd >= 0) Untrack(slot);
+  auto result = engine_.Apply(slot.entry, slot.tracked, event, WallNow());
+  if (slot.tracked.pidfd == old_pidfd) Track(slot);
+  AfterApply(slot, result, old_pidfd);
+}
+
+// The instance's death, with its exit status when it was our child.
+void Watcher::OnChildExit(pid_t pid, const ExitInfo& exit) {
+  for (auto& [name, slot] : slots_) {
+    const auto& identity = slot->tracked.state.identity;
+    if (!identity || identity->id.pid != pid || slot->tracked.exit_recorded) {
+      continue;
+    }
+    slot->tracked.exit_recorded = true;
+    const ProcessStatus status = slot->tracked.state.record.status;
+    if (status == ProcessStatus::kRunning ||
+        status == ProcessStatus::kStarting ||
+        status == ProcessStatus::kStopping) {
+      ApplyEvent(*slot, {.kind = EventKind::kExited, .exit = exit});
+      if (slot->tracked.state.record.status == ProcessStatus::kStopping) {
+        Observe(*slot);  // the group may be gone too
+      }
+    }
+    return;
+  }
+}
+
+void Watcher::OnPidfd(uint64_t id) {
+  auto it = slots_by_id_.find(id);
+  if (it == slots_by_id_.end()) return;
+  Slot& slot = *it->second;
+  const auto& identity = slot.tracked.state.identity;
+  if (!identity) return;
+  if (slot.tracked.own_child) {
+    siginfo_t info{};
+    if (::waitid(P_PIDFD, static_cast<id_t>(slot.tracked.pidfd), &info,
+                 WEXITED | WNOHANG) == 0 &&
+        info.si_pid != 0) {
+      OnChildExit(info.si_pid, info.si_code == CLD_EXITED
+                                   ? ExitInfo::Code(info.si_status)
+                                   : ExitInfo::Signal(info.si_status));
+      return;
+    }
+    // Already reaped through SIGCHLD, or not exited yet.
+    if (slot.tracked.exit_recorded || IsAlive(identity->id)) {
+      Untrack(slot);
+      slot.tracked.ClosePidfd();
+      return;
+    }
+  }
+  OnChildExit(identity->id.pid, ExitInfo::Unknown());
+  if (slot.tracked.pidfd >= 0 && slot.tracked.exit_recorded &&
+      slot.tracked.state.identity &&
+      slot.tracked.state.identity->id.pid == identity->id.pid) {
+    Untrack(slot);
+    slot.tracked.ClosePidfd();
+  }
+}
+
+void Watcher::CheckStoppingGroups() {
+  for (auto& [name, slot] : slots_) {
+    if (slot->tracked.state.record.status == ProcessStatus::kStopping) {
+      Observe(*slot);
+    }
+  }
+}
+
+void Watcher::OnSignals(bool& stop) {
+  signalfd_siginfo info;
+  bool child = false;
+  while (::read(signal_fd_, &info, sizeof info) == sizeof info) {
+    switch (info.ssi_signo) {
+      case SIGCHLD:
+        child = true;
+        break;
+      case SIGTERM:
+      case SIGINT:
+        stop = true;
+        break;
+      case SIGHUP:
+        LoadConfigFile();
+        LoadRegistryFile();
+        break;
+      default:
+        break;
+    }
+  }
+  if (!child) return;
+  // Reap every exited child: our jobs (exit status known) and strays
+  // (orphaned grandchildren we are the subreaper of, on_alert hooks).
+  bool strays = false;
+  for (;;) {
+    int status = 0;
+    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) break;
+    bool ours = false;
+    for (auto& [name, slot] : slots_) {
+      const auto& identity = slot->tracked.state.identity;
+      if (identity && identity->id.pid == pid) {
+        ours = true;
+        break;
+      }
+    }
+    if (ours) {
+      OnChildExit(pid, WIFEXITED(status) ? ExitInfo::Code(WEXITSTATUS(status))
+                                         : ExitInfo::Signal(WTERMSIG(status)));
+    } else {
+      strays = true;
+    }
+  }
+  if (strays) CheckStoppingGroups();
+}
+
+void Watcher::OnWantWritten(Slot& slot) {
+  Result<ReadResult> text =
+      ReadFile(paths_.StateFile(slot.entry.name, state_file::kWant));
+  if (!text.ok() || text.value().missing) return;
+  std::string word = text.value().content;
+  while (!word.empty() && (word.back() == '\n' || word.back() == ' ')) {
+    word.pop_back();
+  }
+  const std::optional<Want> want = ParseWant(word);
+  if (!want) {
+    Log("%s: ignoring want \"%s\" (expected up, down or restart)",
+        paths_.StateFile(slot.entry.name, state_file::kWant).c_str(),
+        word.c_str());
+    return;
+  }
+  // The file now holds the request; the record keeps the old value so the
+  // policy sees a transition.
+  const EventKind kind = *want == Want::kUp     ? EventKind::kStartRequested
+                         : *want == Want::kDown ? EventKind::kStopRequested
+                                                : EventKind::kRestartRequested;
+  // Bring the record up to date first (a death not yet seen).
+  Observe(slot);
+  ApplyEvent(slot, {.kind = kind});
+}
+
+void Watcher::OnInotify() {
+  alignas(inotify_event) char buffer[64 * 1024];
+  bool registry_changed = false;
+  bool config_changed = false;
+  bool logs_written = false;
+  std::vector<Slot*> wants;
+  const std::string self_prefix = std::string(state_file::kWant) + ".tmp." +
+                                  std::to_string(::getpid()) + ".";
+  uint32_t self_cookie = 0;
+  for (;;) {
+    const ssize_t n = ::read(inotify_, buffer, sizeof buffer);
+    if (n <= 0) break;
+    for (ssize_t offset = 0; offset < n;) {
+      const auto* event =
+          reinterpret_cast<const inotify_event*>(buffer + offset);
+      offset += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+      const std::string_view name =
+          event->len > 0 ? std::string_view(event->name) : std::string_view();
+      if (event->mask & IN_Q_OVERFLOW) {
+        // Events were lost: look at everything again.
+        registry_changed = config_changed = true;
+        for (auto& [slot_name, slot] : slots_) wants.push_back(slot.get());
+        continue;
+      }
+      if (event->wd == home_watch_) {
+        if (name == "registry.json") registry_changed = true;
+        if (name == "config.json") config_changed = true;
+        continue;
+      }
+      if (event->wd == logs_watch_) {
+        logs_written = true;
+        continue;
+      }
+      // state/NAME/: a rename of our own temp file onto `want` (the
+      // watcher turning restart into up) is not a request.
+      if ((event->mask & IN_MOVED_FROM) && name.starts_with(self_prefix)) {
+        self_cookie = event->cookie;
+        continue;
+      }
+      if (name != state_file::kWant) continue;
+      if ((event->mask & IN_MOVED_TO) && self_cookie != 0 &&
+          event->cookie == self_cookie) {
+        continue;
+      }
+      if (Slot* slot = FindSlotByWatch(event->wd)) wants.push_back(slot);
+    }
+  }
+  if (config_changed) LoadConfigFile();
+  if (registry_changed) LoadRegistryFile();
+  std::sort(wants.begin(), wants.end());
+  wants.erase(std::unique(wants.begin(), wants.end()), wants.end());
+  for (Slot* slot : wants) {
+    // A slot may have been removed by the registry reload.
+    if (slots_by_id_.count(slot->id) && slots_by_id_[slot->id] == slot) {
+      OnWantWritten(*slot);
+    }
+  }
+  if (logs_written && logs_watch_ >= 0) {
+    // A job is writing: stop listening for a while, check sizes then.
+    ::inotify_rm_watch(inotify_, logs_watch_);
+    logs_watch_ = -1;
+    log_check_at_ = WallNow() + kLogCheckInterval;
+  }
+}
+
+void Watcher::CheckLogs() {
+  for (auto& [name, slot] : slots_) {
+    Result<bool> rotated =
+        RotateIfNeeded(paths_, name, config_.log_max_bytes, config_.log_keep);
+    if (!rotated.ok()) Log("%s", rotated.error().message.c_str());
+  }
+  log_check_at_.reset();
+  logs_watch_ =
+      ::inotify_add_watch(inotify_, paths_.LogDir().c_str(), IN_MODIFY);
+}
+
+void Watcher::OnTimer() {
+  uint64_t expirations = 0;
+  if (::read(timer_, &expirations, sizeof expirations) < 0 && errno != EAGAIN) {
+    Log("unable to read timerfd: %s", std::strerror(errno));
+  }
+  armed_.reset();
+  const double now = WallNow();
+  for (auto& [name, slot] : slots_) {
+    if (slot->deadline && *slot->deadline <= now) Observe(*slot);
+  }
+  if (log_check_at_ && *log_check_at_ <= now) CheckLogs();
+}
+
+void Watcher::ArmTimer() {
+  std::optional<double> earliest = log_check_at_;
+  for (auto& [name, slot] : slots_) {
+    if (slot->deadline && (!earliest || *slot->deadline < *earliest)) {
+      earliest = slot->deadline;
+    }
+  }
+  if (earliest == armed_) return;
+  itimerspec spec{};
+  if (earliest) {
+    // Absolute on the realtime clock: deadlines are epoch seconds. A
+    // deadline already past fires at once (1 ns after the epoch).
+    const double when = std::max(*earliest, 1e-9);
+    spec.it_value.tv_sec = static_cast<time_t>(std::floor(when));
+    spec.it_value.tv_nsec = static_cast<long>((when - std::floor(when)) * 1e9);
+    if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) {
+      spec.it_value.tv_nsec = 1;
+    }
+  }
+  if (::timerfd_settime(timer_, TFD_TIMER_ABSTIME, &spec, nullptr) != 0) {
+    Log("unable to arm timerfd: %s", std::strerror(errno));
+    return;
+  }
+  armed_ = earliest;
+}
+
+Status Watcher::Setup() {
+  // Enough descriptors for a pidfd per job (10,000 jobs and more).
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 &&
+      limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+      Log("unable to raise RLIMIT_NOFILE: %s", std::strerror(errno));
+    }
+  }
+  // Orphaned grandchildren of our jobs are reparented to us, so we can
+  // reap them (PID 1 here never does) and see a stopped group empty out.
+  if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
+    Log("unable to become a subreaper: %s", std::strerror(errno));
+  }
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&mask, sig);
+  if (::sigprocmask(SIG_BLOCK, &mask, nullptr) != 0) {
+    return SystemError("block signals", "");
+  }
+  // A job writing to a closed pipe must not kill us through our output.
+  ::signal(SIGPIPE, SIG_IGN);
+  signal_fd_ = ::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (signal_fd_ < 0) return SystemError("create", "signalfd");
+  inotify_ = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  if (inotify_ < 0) return SystemError("create", "inotify instance");
+  timer_ = ::timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK);
+  if (timer_ < 0) return SystemError("create", "timerfd");
+  epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_ < 0) return SystemError("create", "epoll instance");
+  for (auto [fd, tag] :
+       {std::pair{signal_fd_, kSignalTag}, std::pair{inotify_, kInotifyTag},
+        std::pair{timer_, kTimerTag}}) {
+    epoll_event event{.events = EPOLLIN, .data = {.u64 = tag}};
+    if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &event) != 0) {
+      return SystemError("add to epoll", "");
+    }
+  }
+  home_watch_ = ::inotify_add_watch(inotify_, paths_.home().c_str(),
+                                    IN_MOVED_TO | IN_CLOSE_WRITE);
+  if (home_watch_ < 0) return SystemError("watch", paths_.home().string());
+  logs_watch_ =
+      ::inotify_add_watch(inotify_, paths_.LogDir().c_str(), IN_MODIFY);
+  return Status::Ok();
+}
+
+Result<int> Watcher::Run() {
+  Result<FileLock> lock = FileLock::TryAcquire(paths_.WatcherLock());
+  if (!lock.ok()) return lock.error();
+  if (!lock.value().held()) {
+    Result<ReadResult> pid = ReadFile(paths_.WatcherPid());
+    std::string text = pid.ok() ? pid.value().content : "?";
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    std::fprintf(stderr, "pguard: a watcher is already running (pid %s)\n",
+                 text.c_str());
+    return 1;
+  }
+  if (Status s = WriteFileAtomic(paths_.WatcherPid(),
+                                 std::to_string(::getpid()) + "\n");
+      !s.ok()) {
+    return s.error();
+  }
+  if (Status s = Setup(); !s.ok()) return s.error();
+  {
+    // The first pass runs under the home lock so a direct-mode CLI that
+    // raced with our start is either before or after it.
+    Result<FileLock> home_lock = FileLock::Acquire(paths_.Lock());
+    if (!home_lock.ok()) return home_lock.error();
+    LoadConfigFile();
+    LoadRegistryFile();
+  }
+  engine_.Journal("", "watcher-started", ::getpid(), "", WallNow());
+  Log("watching %s (%zu processes)", paths_.home().c_str(), slots_.size());
+
+  bool stop = false;
+  epoll_event events[64];
+  while (!stop) {
+    ArmTimer();
+    const int n = ::epoll_wait(epoll_, events, 64, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      Log("epoll_wait: %s (retrying)", std::strerror(errno));
+      ::usleep(100 * 1000);
+      continue;
+    }
+    for (int i = 0; i < n; ++i) {
+      const uint64_t tag = events[i].data.u64;
+      if (tag == kSignalTag) {
+        OnSignals(stop);
+      } else if (tag == kInotifyTag) {
+        OnInotify();
+      } else if (tag == kTimerTag) {
+        OnTimer();
+      } else {
+        OnPidfd(tag);
+      }
+    }
+  }
+  Log("stopping on signal; %zu processes keep running", slots_.size());
+  return 0;
+}
+
+}  // namespace
 
 Result<int> RunWatcher(const HomePaths& paths) {
-  return Error{ErrorKind::kFailure,
-               "the watcher is not built yet (" + paths.home().string() + ")"};
+  Watcher watcher(paths);
+  return watcher.Run();
 }
 
 }  // namespace pguard
