@@ -434,7 +434,16 @@ int ReportOutcome(const Context& ctx, Verb verb, const Target& target,
   const ProcessRecord& record = target.tracked.state.record;
   const std::string& name = target.entry->name;
   std::optional<bool> done = Settled(verb, record);
-  if (done && *done) return 0;
+  if (done && *done) {
+    if (record.status == ProcessStatus::kRunning && target.tracked.state.pid) {
+      std::printf("%s: running (pid %d)\n", name.c_str(),
+                  *target.tracked.state.pid);
+    } else {
+      std::printf("%s: %s\n", name.c_str(),
+                  std::string(ToString(record.status)).c_str());
+    }
+    return 0;
+  }
   if (!done) {
     std::fprintf(stderr, "pguard: error: %s %s: still %s past the wait bound\n",
                  VerbName(verb), name.c_str(),
