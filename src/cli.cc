@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <boost/program_options.hpp>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -25,6 +26,7 @@
 #include "alerts.h"
 #include "atomic_file.h"
 #include "config.h"
+#include "crontab.h"
 #include "error.h"
 #include "home.h"
 #include "identity.h"
@@ -55,6 +57,8 @@ constexpr const char* kUsage =
     "  logs NAME [-n N] [-f]                           show a log\n"
     "  watch                                           run the watcher\n"
     "  alerts [--clear]                                show unread alerts\n"
+    "  install-cron | uninstall-cron                   add or remove the "
+    "cron backstop\n"
     "run 'pguard COMMAND --help' for a command's options\n";
 
 // A failure carried to RunCli, which prints it and returns its exit code.
@@ -1062,6 +1066,36 @@ int CmdWatch(Context& ctx) {
   return code.value();
 }
 
+// ---- install-cron / uninstall-cron ------------------------------------
+
+int CmdCron(Context& ctx, bool install) {
+  po::options_description options(install ? "install-cron options"
+                                          : "uninstall-cron options");
+  options.add_options()("help,h", "show this help");
+  if (WantsHelp(ctx)) {
+    return PrintHelp(install ? "install-cron" : "uninstall-cron", options);
+  }
+  Result<po::variables_map> parsed =
+      ParseOptions(ctx, options, po::positional_options_description());
+  if (!parsed.ok()) return Fail(parsed.error(), true);
+  if (!install) {
+    if (Status s = UninstallCron(); !s.ok()) return Fail(s.error());
+    std::printf("removed pguard's lines from the crontab\n");
+    return 0;
+  }
+  if (Status s = LoadHome(ctx); !s.ok()) return Fail(s.error());
+  char self[PATH_MAX];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n < 0) return Fail(SystemError("read link", "/proc/self/exe"));
+  self[n] = '\0';
+  if (Status s = InstallCron(self, ctx.paths->home().string()); !s.ok()) {
+    return Fail(s.error());
+  }
+  std::printf("crontab: pguard healthcheck every minute and at boot for %s\n",
+              ctx.paths->home().c_str());
+  return 0;
+}
+
 // ---- the command table ---------------------------------------------------
 
 struct Command {
@@ -1080,6 +1114,8 @@ const Command kCommands[] = {
     {"logs", CmdLogs},
     {"watch", CmdWatch},
     {"alerts", CmdAlerts},
+    {"install-cron", [](Context& ctx) { return CmdCron(ctx, true); }},
+    {"uninstall-cron", [](Context& ctx) { return CmdCron(ctx, false); }},
 };
 
 }  // namespace

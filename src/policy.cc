@@ -89,6 +89,8 @@ bool IsCompletion(const Entry& entry, double run_time, const ExitInfo& exit) {
 std::string FormatDuration(double seconds) {
   char buffer[64];
   if (!(seconds >= 0)) seconds = 0;
+  // A duration beyond ten thousand years is a corrupt clock, not a run.
+  seconds = std::min(seconds, 3.2e11);
   if (seconds < 60) {
     std::snprintf(buffer, sizeof buffer, "%.1fs",
                   std::floor(seconds * 10) / 10);
@@ -107,7 +109,9 @@ std::optional<double> NextDeadline(const Entry& entry,
                                    const ProcessRecord& record, double now) {
   switch (record.status) {
     case ProcessStatus::kBackoff:
-      return record.started_at.value_or(now) + entry.restart_cooldown;
+      // Without a recorded start, the cooldown cannot apply: restart now.
+      return record.started_at ? *record.started_at + entry.restart_cooldown
+                               : now;
     case ProcessStatus::kStopping: {
       const double kill_at =
           record.stop_since.value_or(now) + entry.stop_timeout;
@@ -196,6 +200,12 @@ class Transition {
   }
 
   Decision Finish() {
+    // A stop whose start was not recorded (a state file lost or edited)
+    // starts counting now, so it always escalates.
+    if (decision_.next.status == ProcessStatus::kStopping &&
+        !decision_.next.stop_since) {
+      decision_.next.stop_since = now_;
+    }
     decision_.deadline = NextDeadline(entry_, decision_.next, now_);
     return std::move(decision_);
   }
@@ -283,6 +293,11 @@ void OnSpawned(Transition& t, const Event& event) {
 }
 
 void OnSpawnFailed(Transition& t, const Event& event) {
+  if (t.next().want == Want::kDown) {
+    // A stop came in while starting: the stop is what was asked for.
+    t.Become(ProcessStatus::kStopped, "stopped");
+    return;
+  }
   t.next().status = ProcessStatus::kFailed;
   if (t.next().want == Want::kRestart) t.next().want = Want::kUp;
   t.Journal("failed", event.reason);
@@ -327,7 +342,7 @@ void OnDeathWhileUp(const Entry& entry, Transition& t, double run_time,
   const std::string count = " (restart " + std::to_string(next.restarts) +
                             " of " + std::to_string(entry.max_restarts) + ")";
   const double restart_at =
-      next.started_at.value_or(now) + entry.restart_cooldown;
+      next.started_at ? *next.started_at + entry.restart_cooldown : now;
   if (restart_at <= now) {
     t.AlertDied(how + "; restarted" + count);
     t.Spawn();
@@ -341,8 +356,11 @@ void OnDeathWhileUp(const Entry& entry, Transition& t, double run_time,
 void OnExited(const Entry& entry, Transition& t, const Event& event,
               double now) {
   ProcessRecord& next = t.next();
+  // While starting, started_at still describes the previous instance.
   const double run_time =
-      next.started_at ? std::max(0.0, now - *next.started_at) : 0.0;
+      next.started_at && next.status != ProcessStatus::kStarting
+          ? std::max(0.0, now - *next.started_at)
+          : 0.0;
   switch (next.status) {
     case ProcessStatus::kStarting:
     case ProcessStatus::kRunning:
@@ -419,7 +437,7 @@ void OnCheck(const Entry& entry, Transition& t, double now) {
     case ProcessStatus::kStopping:
       // Past stop_timeout, SIGKILL the group; NextDeadline then looks again
       // every second, so a member that appears late is killed too.
-      if (now >= next.stop_since.value_or(now) + entry.stop_timeout) {
+      if (next.stop_since && now >= *next.stop_since + entry.stop_timeout) {
         t.Act(Action::kKillGroup);
       }
       return;
@@ -433,7 +451,8 @@ void OnCheck(const Entry& entry, Transition& t, double now) {
           t.Spawn();
           return;
         case Want::kUp:
-          if (now >= next.started_at.value_or(now) + entry.restart_cooldown) {
+          if (!next.started_at ||
+              now >= *next.started_at + entry.restart_cooldown) {
             t.Spawn();
           }
           return;
@@ -461,9 +480,9 @@ void OnFoundAlive(Transition& t, const Event& event) {
     case ProcessStatus::kCompleted:
     case ProcessStatus::kFailed:
       next.started_at = event.started_at;
-      if (next.want == Want::kRestart) next.want = Want::kUp;
       t.Become(ProcessStatus::kRunning, "adopted");
-      if (next.want == Want::kDown) t.BeginStop();
+      // A pending restart stops this instance first; want stays restart.
+      if (next.want != Want::kUp) t.BeginStop();
       return;
   }
 }
