@@ -252,8 +252,10 @@ Status StateTree::Write(const std::string& name, const ProcessState& old,
     write(a.last_exit != b.last_exit, state_file::kLastExit, b.last_exit);
   }
   write(a.want != b.want, state_file::kWant, std::string(ToString(b.want)));
-  write(force_status || a.status != b.status, state_file::kStatus,
-        std::string(ToString(b.status)));
+  // A new instance (pid) is committed by a rewrite of `status`, even when
+  // the word stays `running` across a restart.
+  write(force_status || a.status != b.status || old.pid != next.pid,
+        state_file::kStatus, std::string(ToString(b.status)));
   return status;
 }
 

@@ -261,19 +261,17 @@ void Watcher::AfterApply(Slot& slot,
   if (slot.tracked.pidfd != old_pidfd) Track(slot);
 }
 
+// A spawn closes the old pidfd (which drops it from the epoll set) and
+// opens a new one, which AfterApply adds.
 void Watcher::Observe(Slot& slot) {
   const int old_pidfd = slot.tracked.pidfd;
-  if (old_pidfd >= 0) Untrack(slot);
   auto result = engine_.Observe(slot.entry, slot.tracked, WallNow());
-  if (slot.tracked.pidfd == old_pidfd) Track(slot);
   AfterApply(slot, result, old_pidfd);
 }
 
 void Watcher::ApplyEvent(Slot& slot, const Event& event) {
   const int old_pidfd = slot.tracked.pidfd;
-  if (old_pidfd >= 0) Untrack(slot);
   auto result = engine_.Apply(slot.entry, slot.tracked, event, WallNow());
-  if (slot.tracked.pidfd == old_pidfd) Track(slot);
   AfterApply(slot, result, old_pidfd);
 }
 
@@ -285,6 +283,10 @@ void Watcher::OnChildExit(pid_t pid, const ExitInfo& exit) {
       continue;
     }
     slot->tracked.exit_recorded = true;
+    // A dead instance's pidfd stays readable: drop it before a
+    // level-triggered epoll reports it again and again.
+    Untrack(*slot);
+    slot->tracked.ClosePidfd();
     const ProcessStatus status = slot->tracked.state.record.status;
     if (status == ProcessStatus::kRunning ||
         status == ProcessStatus::kStarting ||
@@ -303,7 +305,7 @@ void Watcher::OnPidfd(uint64_t id) {
   if (it == slots_by_id_.end()) return;
   Slot& slot = *it->second;
   const auto& identity = slot.tracked.state.identity;
-  if (!identity) return;
+  if (!identity || slot.tracked.pidfd < 0) return;
   if (slot.tracked.own_child) {
     siginfo_t info{};
     if (::waitid(P_PIDFD, static_cast<id_t>(slot.tracked.pidfd), &info,
@@ -314,20 +316,11 @@ void Watcher::OnPidfd(uint64_t id) {
                                    : ExitInfo::Signal(info.si_status));
       return;
     }
-    // Already reaped through SIGCHLD, or not exited yet.
-    if (slot.tracked.exit_recorded || IsAlive(identity->id)) {
-      Untrack(slot);
-      slot.tracked.ClosePidfd();
-      return;
-    }
   }
+  // A stale report (the instance it was about is already replaced) or an
+  // adopted process, whose exit status is not ours to know.
+  if (IsAlive(identity->id)) return;
   OnChildExit(identity->id.pid, ExitInfo::Unknown());
-  if (slot.tracked.pidfd >= 0 && slot.tracked.exit_recorded &&
-      slot.tracked.state.identity &&
-      slot.tracked.state.identity->id.pid == identity->id.pid) {
-    Untrack(slot);
-    slot.tracked.ClosePidfd();
-  }
 }
 
 void Watcher::CheckStoppingGroups() {
