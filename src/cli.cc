@@ -567,10 +567,13 @@ int DirectLifecycle(Context& ctx, Verb verb, std::vector<Target>& targets,
     Result<Tracked> loaded = engine.Load(entry.name);
     if (!loaded.ok()) return Fail(loaded.error());
     target.tracked = std::move(loaded.value());
-    // Catch up with what happened while nobody watched.
-    Result<std::optional<double>> observed =
-        engine.Observe(entry, target.tracked, WallNow());
-    if (!observed.ok()) return Fail(observed.error());
+    // Catch up with what happened while nobody watched, except before a
+    // stop: a death found now must not be restarted just to be stopped.
+    if (verb != Verb::kStop) {
+      Result<std::optional<double>> observed =
+          engine.Observe(entry, target.tracked, WallNow());
+      if (!observed.ok()) return Fail(observed.error());
+    }
     if (verb != Verb::kStop) {
       // An entry written by hand gets the environment of its first manual
       // start, so every later restart matches it.

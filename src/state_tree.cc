@@ -300,10 +300,19 @@ Result<std::vector<std::string>> StateTree::ListNames() const {
 }
 
 Status StateTree::Remove(const std::string& name) const {
-  std::error_code ec;
+  // Rename first, so that two removers (unregister and the watcher's sweep)
+  // never race inside the directory: one rename wins, the other finds
+  // nothing to do. A name starting with '.' is never a process name.
   const fs::path dir = paths_.StateDir(name);
-  fs::remove_all(dir, ec);
-  if (ec) return SystemError("remove", dir.string(), ec.value());
+  const fs::path doomed = paths_.StateRoot() / (".removed." + name + "." +
+                                                std::to_string(::getpid()));
+  if (::rename(dir.c_str(), doomed.c_str()) != 0) {
+    if (errno == ENOENT) return Status::Ok();
+    return SystemError("rename " + dir.string() + " to", doomed.string());
+  }
+  std::error_code ec;
+  fs::remove_all(doomed, ec);
+  if (ec) return SystemError("remove", doomed.string(), ec.value());
   return Status::Ok();
 }
 

@@ -397,8 +397,9 @@ void Watcher::OnWantWritten(Slot& slot) {
   const EventKind kind = *want == Want::kUp     ? EventKind::kStartRequested
                          : *want == Want::kDown ? EventKind::kStopRequested
                                                 : EventKind::kRestartRequested;
-  // Bring the record up to date first (a death not yet seen).
-  Observe(slot);
+  // A stop is applied first: a death not yet seen must not be restarted
+  // just to be stopped. Other requests catch up with the world first.
+  if (kind != EventKind::kStopRequested) Observe(slot);
   ApplyEvent(slot, {.kind = kind});
 }
 
