@@ -90,15 +90,16 @@ Result<ProcessState> StateTree::Read(const std::string& name) const {
     state.record.status = *parsed;
   }
 
+  // `want` is a request channel scripts write to: an unreadable word is
+  // an ignored request (the watcher logs it and rewrites the file), never
+  // a reason to stop reading or supervising. The status implies the want.
   auto want = read(state_file::kWant);
   if (!want.ok()) return want.error();
+  const bool at_rest = state.record.status == ProcessStatus::kStopped ||
+                       state.record.status == ProcessStatus::kStopping;
+  state.record.want = at_rest ? Want::kDown : Want::kUp;
   if (want.value()) {
-    auto parsed = ParseWant(*want.value());
-    if (!parsed) {
-      return Garbage(paths_.StateFile(name, state_file::kWant),
-                     "up, down or restart", *want.value());
-    }
-    state.record.want = *parsed;
+    if (auto parsed = ParseWant(*want.value())) state.record.want = *parsed;
   }
 
   auto pid = read(state_file::kPid);

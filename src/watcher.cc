@@ -390,6 +390,10 @@ void Watcher::OnWantWritten(Slot& slot) {
     Log("%s: ignoring want \"%s\" (expected up, down or restart)",
         paths_.StateFile(slot.entry.name, state_file::kWant).c_str(),
         word.c_str());
+    // Put the truth back, so the file never states a garbage desire.
+    Status restored = engine_.tree().WriteWant(slot.entry.name,
+                                               slot.tracked.state.record.want);
+    if (!restored.ok()) Log("%s", restored.error().message.c_str());
     return;
   }
   // The file now holds the request; the record keeps the old value so the
