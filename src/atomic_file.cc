@@ -37,16 +37,6 @@ std::string TempName(const fs::path& path) {
          std::to_string(counter++);
 }
 
-// The process umask, read once (umask(2) can only be read by setting it).
-mode_t CurrentUmask() {
-  static const mode_t mask = [] {
-    const mode_t old = ::umask(022);
-    ::umask(old);
-    return old;
-  }();
-  return mask;
-}
-
 Status WriteAll(FileOps& ops, int fd, std::string_view content,
                 const std::string& path) {
   while (!content.empty()) {
@@ -69,8 +59,7 @@ Status WriteFileAtomic(const fs::path& path, std::string_view content,
                     options.mode);
   if (fd < 0) return SystemError("create", temp);
   // open() applies the umask; the mode must be exact (0600 private files).
-  // Skip the fchmod when the umask cannot have changed it.
-  if ((options.mode & CurrentUmask()) != 0 && ::fchmod(fd, options.mode) != 0) {
+  if (::fchmod(fd, options.mode) != 0) {
     Status status = SystemError("chmod", temp);
     ops.Close(fd);
     ops.Unlink(temp.c_str());

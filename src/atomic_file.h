@@ -36,8 +36,9 @@ struct WriteOptions {
   mode_t mode = 0644;
 };
 
-// Replaces PATH with CONTENT. On error PATH is unchanged and no temp file
-// is left behind.
+// Replaces PATH with CONTENT. On an error before the commit (the rename)
+// PATH is unchanged and no temp file is left behind; a failed directory
+// fsync after it is reported with the new content in place.
 Status WriteFileAtomic(const fs::path& path, std::string_view content,
                        WriteOptions options = {}, FileOps& ops = RealFileOps());
 

@@ -85,7 +85,8 @@ Status PrepareHome(const HomePaths& paths) {
   }
   if (st.st_uid != ::geteuid()) {
     return Error{ErrorKind::kFailure,
-                 "unsafe home " + home.string() + ": owned by uid " +
+                 "unsafe home " + home.string() + ": mode " +
+                     ModeText(st.st_mode) + ", owned by uid " +
                      std::to_string(st.st_uid) + ", not by the caller (uid " +
                      std::to_string(::geteuid()) + ")"};
   }
