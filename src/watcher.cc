@@ -66,7 +66,8 @@ struct Slot {
   Entry entry;
   Tracked tracked;
   std::optional<double> deadline;
-  int state_watch = -1;  // inotify watch on state/NAME/
+  int state_watch = -1;   // inotify watch on state/NAME/
+  pid_t indexed_pid = 0;  // the key of this slot in slots_by_pid_
 };
 
 class Watcher {
@@ -100,6 +101,8 @@ class Watcher {
   void ArmTimer();
   Slot* FindSlot(const std::string& name);
   Slot* FindSlotByWatch(int wd);
+  Slot* FindSlotByPid(pid_t pid);
+  void Reindex(Slot& slot);
 
   const HomePaths& paths_;
   Config config_;
@@ -107,6 +110,9 @@ class Watcher {
   Engine engine_;
   std::map<std::string, std::unique_ptr<Slot>> slots_;
   std::unordered_map<uint64_t, Slot*> slots_by_id_;
+  // Lookups on the hot path (a death, a want) must not scan every slot.
+  std::unordered_map<pid_t, Slot*> slots_by_pid_;
+  std::unordered_map<int, Slot*> slots_by_watch_;
   uint64_t next_id_ = kFirstSlot;
   int epoll_ = -1;
   int signal_fd_ = -1;
@@ -131,10 +137,24 @@ Slot* Watcher::FindSlot(const std::string& name) {
 }
 
 Slot* Watcher::FindSlotByWatch(int wd) {
-  for (auto& [name, slot] : slots_) {
-    if (slot->state_watch == wd) return slot.get();
-  }
-  return nullptr;
+  auto it = slots_by_watch_.find(wd);
+  return it == slots_by_watch_.end() ? nullptr : it->second;
+}
+
+Slot* Watcher::FindSlotByPid(pid_t pid) {
+  auto it = slots_by_pid_.find(pid);
+  return it == slots_by_pid_.end() ? nullptr : it->second;
+}
+
+// Keeps slots_by_pid_ keyed by the slot's current (or last) instance.
+void Watcher::Reindex(Slot& slot) {
+  const auto& identity = slot.tracked.state.identity;
+  const pid_t pid = identity ? identity->id.pid : 0;
+  if (pid == slot.indexed_pid) return;
+  auto it = slots_by_pid_.find(slot.indexed_pid);
+  if (it != slots_by_pid_.end() && it->second == &slot) slots_by_pid_.erase(it);
+  if (pid != 0) slots_by_pid_[pid] = &slot;
+  slot.indexed_pid = pid;
 }
 
 void Watcher::LoadConfigFile() {
@@ -201,7 +221,9 @@ void Watcher::AddSlot(const Entry& entry) {
   slot->tracked = std::move(tracked.value());
   Slot& ref = *slot;
   slots_by_id_[ref.id] = &ref;
+  if (ref.state_watch >= 0) slots_by_watch_[ref.state_watch] = &ref;
   slots_[entry.name] = std::move(slot);
+  Reindex(ref);
   // An instance that is alive and ours is adopted: a pidfd reports its
   // death; its exit code is not ours to know.
   const auto& identity = ref.tracked.state.identity;
@@ -222,7 +244,14 @@ void Watcher::RemoveSlot(const std::string& name) {
   Slot& slot = *it->second;
   Untrack(slot);
   slot.tracked.ClosePidfd();
-  if (slot.state_watch >= 0) ::inotify_rm_watch(inotify_, slot.state_watch);
+  if (slot.state_watch >= 0) {
+    ::inotify_rm_watch(inotify_, slot.state_watch);
+    slots_by_watch_.erase(slot.state_watch);
+  }
+  auto by_pid = slots_by_pid_.find(slot.indexed_pid);
+  if (by_pid != slots_by_pid_.end() && by_pid->second == &slot) {
+    slots_by_pid_.erase(by_pid);
+  }
   slots_by_id_.erase(slot.id);
   slots_.erase(it);
 }
@@ -259,6 +288,7 @@ void Watcher::AfterApply(Slot& slot,
     slot.deadline = result.value();
   }
   if (slot.tracked.pidfd != old_pidfd) Track(slot);
+  Reindex(slot);
 }
 
 // A spawn closes the old pidfd (which drops it from the epoll set) and
@@ -277,15 +307,14 @@ void Watcher::ApplyEvent(Slot& slot, const Event& event) {
 
 // The instance's death, with its exit status when it was our child.
 void Watcher::OnChildExit(pid_t pid, const ExitInfo& exit) {
-  for (auto& [name, slot] : slots_) {
+  if (Slot* slot = FindSlotByPid(pid)) {
     const auto& identity = slot->tracked.state.identity;
     if (!identity || identity->id.pid != pid || slot->tracked.exit_recorded) {
-      continue;
+      return;
     }
     slot->tracked.exit_recorded = true;
-    // A dead instance's pidfd stays readable: drop it before a
-    // level-triggered epoll reports it again and again.
-    Untrack(*slot);
+    // A dead instance's pidfd stays readable: close it (which also drops
+    // it from the epoll set) before epoll reports it again and again.
     slot->tracked.ClosePidfd();
     const ProcessStatus status = slot->tracked.state.record.status;
     if (status == ProcessStatus::kRunning ||
@@ -359,15 +388,7 @@ void Watcher::OnSignals(bool& stop) {
     int status = 0;
     const pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid <= 0) break;
-    bool ours = false;
-    for (auto& [name, slot] : slots_) {
-      const auto& identity = slot->tracked.state.identity;
-      if (identity && identity->id.pid == pid) {
-        ours = true;
-        break;
-      }
-    }
-    if (ours) {
+    if (FindSlotByPid(pid) != nullptr) {
       OnChildExit(pid, WIFEXITED(status) ? ExitInfo::Code(WEXITSTATUS(status))
                                          : ExitInfo::Signal(WTERMSIG(status)));
     } else {
