@@ -50,7 +50,9 @@ constexpr const char* kUsage =
     "entry\n"
     "  unregister NAME                                 stop and remove an "
     "entry\n"
-    "  start|stop|restart NAME...|--all [--wait S]     change what runs\n"
+    "  start|restart NAME...|--all [--wait SECONDS]    start, or stop then "
+    "start\n"
+    "  stop NAME...|--all                              stop the whole group\n"
     "  status [NAME] [--json]                          show processes\n"
     "  healthcheck                                     one reconcile pass "
     "(cron)\n"
@@ -59,6 +61,7 @@ constexpr const char* kUsage =
     "  alerts [--clear]                                show unread alerts\n"
     "  install-cron | uninstall-cron                   add or remove the "
     "cron backstop\n"
+    "  --help | --version\n"
     "run 'pguard COMMAND --help' for a command's options\n";
 
 // A failure carried to RunCli, which prints it and returns its exit code.
@@ -204,9 +207,11 @@ bool WantsHelp(const Context& ctx) {
 }
 
 int PrintHelp(const std::string& synopsis,
-              const po::options_description& options) {
+              const po::options_description& options,
+              const char* notes = nullptr) {
   std::cout << "usage: pguard [--home DIR] " << synopsis << "\n";
   if (!options.options().empty()) std::cout << options;
+  if (notes != nullptr) std::cout << notes;
   return 0;
 }
 
@@ -230,19 +235,22 @@ int CmdRegister(Context& ctx) {
       ("argv",
        "run NAME's COMMAND and the arguments after it directly "
        "(no shell); use -- before them")  //
-      ("duration", po::value<std::string>(),
+      ("duration", po::value<std::string>()->value_name("MINUTES"),
        "expected run time in minutes (like DURATION_MIN)")  //
-      ("auto-restart", po::value<std::string>(),
+      ("auto-restart", po::value<std::string>()->value_name("BOOL"),
        "restart after a premature death: true|false (default true)")  //
       ("no-auto-restart", "same as --auto-restart false")             //
-      ("max-restarts", po::value<int>(), "default 5")                 //
-      ("restart-cooldown", po::value<std::string>(),
-       "seconds between two starts (default 30)")             //
-      ("cwd", po::value<std::string>(), "working directory")  //
-      ("env", po::value<std::vector<std::string>>(),
-       "KEY=VALUE added to the environment (repeatable)")        //
-      ("stop-signal", po::value<std::string>(), "default TERM")  //
-      ("stop-timeout", po::value<std::string>(),
+      ("max-restarts", po::value<int>()->value_name("N"),
+       "automatic restarts before giving up (default 5)")  //
+      ("restart-cooldown", po::value<std::string>()->value_name("SECONDS"),
+       "seconds between two starts (default 30)")  //
+      ("cwd", po::value<std::string>()->value_name("DIR"),
+       "working directory (default: the one register ran in)")  //
+      ("env", po::value<std::vector<std::string>>()->value_name("KEY=VALUE"),
+       "KEY=VALUE added to the environment (repeatable)")  //
+      ("stop-signal", po::value<std::string>()->value_name("SIGNAL"),
+       "signal that asks it to stop (default TERM)")  //
+      ("stop-timeout", po::value<std::string>()->value_name("SECONDS"),
        "seconds before KILL (default 10)")  //
       ("help,h", "show this help");
   po::options_description hidden;
@@ -350,7 +358,7 @@ int CmdRegister(Context& ctx) {
   }
   StateTree tree(*ctx.paths);
   if (Status s = tree.Create(name); !s.ok()) return Fail(s.error());
-  if (Status s = tree.WriteEnviron(name, CurrentEnvironment()); !s.ok()) {
+  if (Status s = tree.WriteEnviron(name, CapturedEnvironment()); !s.ok()) {
     return Fail(s.error());
   }
   // A registered process that never ran is `stopped`: say so on disk too,
@@ -482,7 +490,7 @@ int WatcherLifecycle(Context& ctx, Verb verb, std::vector<Target>& targets,
       Result<std::optional<std::vector<std::string>>> env =
           tree.ReadEnviron(name);
       if (env.ok() && !env.value()) {
-        Status s = tree.WriteEnviron(name, CurrentEnvironment());
+        Status s = tree.WriteEnviron(name, CapturedEnvironment());
         if (!s.ok()) return Fail(s.error());
       }
     }
@@ -580,7 +588,8 @@ int DirectLifecycle(Context& ctx, Verb verb, std::vector<Target>& targets,
       Result<std::optional<std::vector<std::string>>> env =
           engine.tree().ReadEnviron(entry.name);
       if (env.ok() && !env.value()) {
-        Status s = engine.tree().WriteEnviron(entry.name, CurrentEnvironment());
+        Status s =
+            engine.tree().WriteEnviron(entry.name, CapturedEnvironment());
         if (!s.ok()) return Fail(s.error());
       }
     }
@@ -648,7 +657,7 @@ int CmdLifecycle(Context& ctx, Verb verb) {
   options.add_options()("all", "every registered process");
   if (verb != Verb::kStop) {
     options.add_options()(
-        "wait", po::value<std::string>(),
+        "wait", po::value<std::string>()->value_name("SECONDS"),
         "then wait S seconds; exit 1 if the process died meanwhile");
   }
   options.add_options()("help,h", "show this help");
@@ -736,7 +745,11 @@ int CmdStatus(Context& ctx) {
   all.add(options).add(hidden);
   po::positional_options_description positional;
   positional.add("name", 1);
-  if (WantsHelp(ctx)) return PrintHelp("status [NAME] [--json]", options);
+  if (WantsHelp(ctx)) {
+    return PrintHelp("status [NAME] [--json]", options,
+                     "exit status: 0; with NAME: 0 running, 3 not running, "
+                     "4 unknown NAME\n");
+  }
   Result<po::variables_map> parsed = ParseOptions(ctx, all, positional);
   if (!parsed.ok()) return Fail(parsed.error(), true);
   const po::variables_map& vm = parsed.value();
@@ -949,7 +962,8 @@ int FollowLog(const fs::path& path) {
 
 int CmdLogs(Context& ctx) {
   po::options_description options("logs options");
-  options.add_options()("lines,n", po::value<int>()->default_value(10),
+  options.add_options()("lines,n",
+                        po::value<int>()->default_value(10)->value_name("N"),
                         "how many lines")("follow,f", "then follow the log")(
       "help,h", "show this help");
   po::options_description hidden;
@@ -1076,7 +1090,11 @@ int CmdCron(Context& ctx, bool install) {
                                           : "uninstall-cron options");
   options.add_options()("help,h", "show this help");
   if (WantsHelp(ctx)) {
-    return PrintHelp(install ? "install-cron" : "uninstall-cron", options);
+    return PrintHelp(install ? "install-cron" : "uninstall-cron", options,
+                     install ? "adds a healthcheck every minute and at boot "
+                               "for this home to the user's crontab\n"
+                             : "removes pguard's lines (for every home) "
+                               "from the user's crontab\n");
   }
   Result<po::variables_map> parsed =
       ParseOptions(ctx, options, po::positional_options_description());

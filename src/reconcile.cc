@@ -28,6 +28,17 @@ std::vector<std::string> CurrentEnvironment() {
   return result;
 }
 
+std::vector<std::string> CapturedEnvironment() {
+  std::vector<std::string> env = CurrentEnvironment();
+  std::erase_if(env, [](const std::string& variable) {
+    return variable.starts_with("PWD=");
+  });
+  std::error_code ec;
+  const fs::path cwd = fs::current_path(ec);
+  if (!ec) env.push_back("PWD=" + cwd.string());
+  return env;
+}
+
 Result<Tracked> Engine::Load(const std::string& name) const {
   Status created = tree_.Create(name);
   if (!created.ok()) return created.error();
@@ -78,6 +89,18 @@ Result<std::vector<std::string>> Engine::JobEnvironment(
 }
 
 namespace {
+
+// Without `cwd`, a job runs where it was registered (the PWD of the
+// captured environment), whoever (re)starts it; "/" if that is gone.
+std::string DefaultDirectory(const std::vector<std::string>& env) {
+  for (const std::string& variable : env) {
+    if (!variable.starts_with("PWD=/")) continue;
+    const std::string dir = variable.substr(4);
+    std::error_code ec;
+    if (fs::is_directory(dir, ec)) return dir;
+  }
+  return "/";
+}
 
 bool HasAction(const Decision& decision, Action action) {
   return std::find(decision.actions.begin(), decision.actions.end(), action) !=
@@ -130,7 +153,7 @@ Result<std::optional<double>> Engine::Apply(const Entry& entry,
         request.argv = entry.argv;
       }
       request.environ = std::move(env.value());
-      request.cwd = entry.cwd;
+      request.cwd = entry.cwd ? entry.cwd : DefaultDirectory(request.environ);
       request.log_path = paths_.Log(entry.name);
       Result<Spawned> spawned = Spawn(request);
       if (spawned.ok()) {

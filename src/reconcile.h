@@ -80,4 +80,9 @@ class Engine {
 // The process's own environment as "KEY=VALUE" strings.
 std::vector<std::string> CurrentEnvironment();
 
+// What register (or a first manual start) records for a job: the current
+// environment with PWD set to the real working directory, which is where
+// the job runs when its entry has no `cwd`.
+std::vector<std::string> CapturedEnvironment();
+
 }  // namespace pguard
