@@ -866,6 +866,24 @@ BOOST_AUTO_TEST_CASE(the_writer_writes_no_file_the_golden_tree_lacks) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(the_readme_has_a_table_row_for_every_file) {
+  const std::string readme =
+      Bytes(fs::path(SOURCE_DIR) / "state" / "README.md");
+  for (std::string_view file : kAllStateFiles) {
+    BOOST_TEST(
+        readme.find("\n| `" + std::string(file) + "` |") != std::string::npos,
+        file);
+  }
+  for (const char* file :
+       {"registry.json", "config.json", "lock", "state/NAME/", "logs/NAME.log",
+        "logs/NAME.log.N", "alerts/flag", "alerts/alerts.txt", "events.jsonl",
+        "watcher/pid", "watcher/lock", "watcher/log"}) {
+    BOOST_TEST(
+        readme.find("\n| `" + std::string(file) + "` |") != std::string::npos,
+        file);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace pguard
