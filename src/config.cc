@@ -11,16 +11,34 @@ namespace {
 
 using rapidjson::Value;
 
-// Reads one key into CONFIG; returns what is wrong ("expected ...") or
-// nullopt.
-using KeyReader = std::optional<std::string> (*)(const Value&, Config*);
+// What is wrong with a value.
+struct Complaint {
+  std::string message;     // "expected a positive integer (bytes)"
+  bool show_value = true;  // append ", got SPELLING"
+};
 
-std::optional<std::string> ReadPath(const Value& value,
-                                    std::optional<std::string>* out) {
-  if (!value.IsString() || StringOf(value).empty() ||
-      StringOf(value).find('\0') != std::string_view::npos) {
-    return "expected a non-empty path";
+// Reads one key into CONFIG; returns what is wrong, or nullopt.
+using KeyReader = std::optional<Complaint> (*)(const Value&, Config*);
+
+std::optional<Complaint> Expected(std::string message) {
+  return Complaint{.message = std::move(message)};
+}
+
+// A NUL would silently cut the path or command short.
+std::optional<Complaint> CheckNoNul(const Value& value) {
+  if (StringOf(value).find('\0') != std::string_view::npos) {
+    return Complaint{.message = "must not contain a NUL character",
+                     .show_value = false};
   }
+  return std::nullopt;
+}
+
+std::optional<Complaint> ReadPath(const Value& value,
+                                  std::optional<std::string>* out) {
+  if (!value.IsString() || StringOf(value).empty()) {
+    return Expected("expected a non-empty path");
+  }
+  if (auto complaint = CheckNoNul(value)) return complaint;
   *out = std::string(StringOf(value));
   return std::nullopt;
 }
@@ -32,20 +50,20 @@ struct ConfigKey {
 
 constexpr std::array<ConfigKey, kConfigKeys.size()> kConfigReaders = {{
     {"alert_cooldown_min",
-     [](const Value& value, Config* config) -> std::optional<std::string> {
+     [](const Value& value, Config* config) -> std::optional<Complaint> {
        if (!value.IsNumber() || !std::isfinite(value.GetDouble()) ||
            value.GetDouble() < 0) {
-         return "expected a non-negative number of minutes";
+         return Expected("expected a non-negative number of minutes");
        }
        config->alert_cooldown_min = value.GetDouble();
        return std::nullopt;
      }},
     {"on_alert",
-     [](const Value& value, Config* config) -> std::optional<std::string> {
-       if (!value.IsString() ||
-           StringOf(value).find('\0') != std::string_view::npos) {
-         return "expected a string (a shell command)";
+     [](const Value& value, Config* config) -> std::optional<Complaint> {
+       if (!value.IsString()) {
+         return Expected("expected a string (a shell command)");
        }
+       if (auto complaint = CheckNoNul(value)) return complaint;
        // An empty command runs nothing: the same as no hook.
        if (StringOf(value).empty()) {
          config->on_alert.reset();
@@ -63,18 +81,20 @@ constexpr std::array<ConfigKey, kConfigKeys.size()> kConfigReaders = {{
        return ReadPath(value, &config->alert_text);
      }},
     {"log_max_bytes",
-     [](const Value& value, Config* config) -> std::optional<std::string> {
+     [](const Value& value, Config* config) -> std::optional<Complaint> {
        const std::optional<int64_t> bytes = IntegerOf(value);
-       if (!bytes || *bytes <= 0) return "expected a positive integer (bytes)";
+       if (!bytes || *bytes <= 0) {
+         return Expected("expected a positive integer (bytes)");
+       }
        config->log_max_bytes = *bytes;
        return std::nullopt;
      }},
     {"log_keep",
-     [](const Value& value, Config* config) -> std::optional<std::string> {
+     [](const Value& value, Config* config) -> std::optional<Complaint> {
        const std::optional<int64_t> keep = IntegerOf(value);
        if (!keep || *keep < 0 || *keep > INT_MAX) {
-         return "expected a non-negative integer up to " +
-                std::to_string(INT_MAX);
+         return Expected("expected a non-negative integer up to " +
+                         std::to_string(INT_MAX));
        }
        config->log_keep = static_cast<int>(*keep);
        return std::nullopt;
@@ -133,10 +153,12 @@ Result<Config> ParseConfig(std::string_view text, const std::string& path) {
           member_positions.key,
           prefix + "duplicate key (first at " + source.Where(it->second) + ")");
     }
-    if (std::optional<std::string> wrong = read(member.value, &config)) {
-      return source.ErrorAt(
-          member_positions.value,
-          prefix + *wrong + ", got " + source.Spelling(member_positions));
+    if (std::optional<Complaint> wrong = read(member.value, &config)) {
+      std::string message = prefix + wrong->message;
+      if (wrong->show_value) {
+        message += ", got " + source.Spelling(member_positions);
+      }
+      return source.ErrorAt(member_positions.value, message);
     }
   }
   return config;

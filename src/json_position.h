@@ -62,12 +62,12 @@ class JsonSource {
 // over a parsed document (ours and RapidJSON's writer) shallow.
 inline constexpr int kMaxJsonDepth = 128;
 
-// Parses TEXT, which must hold exactly one JSON object, into DOC and records
-// the position of every value in POSITIONS. Numbers keep full precision.
-// Errors are kInvalid "PATH:LINE:COLUMN: what is wrong": syntax, invalid
-// UTF-8, trailing text, nesting deeper than kMaxJsonDepth, a top level that
-// is not an object. Empty TEXT is an error too: callers decide what an empty
-// file means.
+// Parses the source's text, which must hold exactly one JSON object (a
+// leading byte order mark is ignored), into DOC and records the position of
+// every value in POSITIONS. Numbers keep full precision. Errors are kInvalid
+// "PATH:LINE:COLUMN: what is wrong": syntax, invalid UTF-8, trailing text,
+// nesting deeper than kMaxJsonDepth, a top level that is not an object.
+// Empty text is an error too: callers decide what an empty file means.
 Status ParseJsonObject(const JsonSource& source, rapidjson::Document* doc,
                        JsonPositions* positions);
 
@@ -85,14 +85,14 @@ std::optional<int64_t> IntegerOf(const rapidjson::Value& value);
 // Whether TEXT is well-formed UTF-8.
 bool IsValidUtf8(std::string_view text);
 
-// Numbers as their original spelling, for rewrites that must keep every
-// value byte for byte. RapidJSON's kParseNumbersAsStringsFlag cannot serve:
-// it stores numbers as ordinary strings, and its writers' RawNumber() quotes
-// them. So
-// a number is kept as a string value tagged with a leading 0xFF byte, a byte
-// no valid UTF-8 string holds; WritePrettyJson() writes it back raw.
+// Numbers keep their spelling through a rewrite (1e3 stays 1e3, 30.50 stays
+// 30.50). RapidJSON's kParseNumbersAsStringsFlag cannot do it: it stores a
+// number as an ordinary string, and its writers' RawNumber() quotes it. So
+// a number becomes a string value tagged with a leading 0xFF byte, which no
+// valid UTF-8 string holds, and WritePrettyJson() writes it back verbatim.
 
-// Replaces every number inside VALUE with its spelling from SOURCE.
+// Replaces every number inside VALUE with its spelling in TEXT, POSITIONS
+// being VALUE's (from ParseJsonObject).
 void KeepNumberSpellings(rapidjson::Value* value,
                          const JsonPositions& positions, std::string_view text,
                          rapidjson::Document::AllocatorType& allocator);

@@ -75,11 +75,19 @@ struct EntryUpdate {
 
 // Returns TEXT with entry NAME added or replaced; every other byte of every
 // other entry's value is kept. TEXT must be a valid registry ("" = empty).
+// The result is pretty-printed (2-space indentation, trailing newline): a
+// replaced entry keeps its place and its unknown keys, known keys given
+// here replace theirs in place or are appended, a new entry is appended;
+// numbers keep their spelling (1e3, 30.50), new ones are written shortest
+// (480, 0.5). Errors: kInvalid for an invalid TEXT (ParseRegistry's line),
+// kUsage for a malformed NAME or an UPDATE the registry would refuse
+// (neither or both of command/argv, a negative number, an unknown signal).
 Result<std::string> WithEntry(std::string_view text, const std::string& path,
                               const std::string& name,
                               const EntryUpdate& update);
 
-// Returns TEXT without entry NAME (unchanged text if absent).
+// Returns TEXT without entry NAME (TEXT unchanged, byte for byte, if
+// absent). Errors as WithEntry's.
 Result<std::string> WithoutEntry(std::string_view text, const std::string& path,
                                  const std::string& name);
 
