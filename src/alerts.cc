@@ -1,5 +1,7 @@
 #include "alerts.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -97,6 +99,16 @@ Result<std::string> TakeAlerts(const HomePaths& paths, const Config& config) {
     content = std::move(read.value().content);
     if (::unlink(aside.c_str()) != 0) {
       return SystemError("remove", aside.string());
+    }
+    // Scripts that read alerts.txt keep finding it, empty. An alert raised
+    // meanwhile created it again: then it is not ours to empty.
+    const int fd =
+        ::open(text.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      ::fchmod(fd, 0600);
+      ::close(fd);
+    } else if (errno != EEXIST) {
+      return SystemError("create", text.string());
     }
   } else if (errno != ENOENT) {
     return SystemError("rename " + text.string() + " to", aside.string());

@@ -117,20 +117,43 @@ Status LoadRegistryInto(Context& ctx) {
   return Status::Ok();
 }
 
+// Optimal string alignment distance: a swap of two adjacent letters (the
+// commonest typo, "stauts") costs one edit, as in git and ninja.
 size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  std::vector<std::vector<size_t>> d(a.size() + 1,
+                                     std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
   for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
-                         diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
+      const size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] =
+          std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
     }
   }
-  return row[b.size()];
+  return d[a.size()][b.size()];
+}
+
+// User input quoted for a one-line message: control characters escaped.
+std::string Quoted(std::string_view text) {
+  std::string out = "'";
+  for (unsigned char c : text) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20 || c == 0x7f) {
+      char buffer[8];
+      std::snprintf(buffer, sizeof buffer, "\\x%02x", c);
+      out += buffer;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "'";
 }
 
 // "; did you mean 'x'?" for the nearest candidate within a small distance.
@@ -159,8 +182,8 @@ std::vector<std::string> EntryNames(const Registry& registry) {
 Status CheckNames(const std::vector<std::string>& names) {
   for (const std::string& name : names) {
     if (!IsValidName(name)) {
-      return Usage("invalid NAME '" + name +
-                   "': names match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$");
+      return Usage("invalid NAME " + Quoted(name) +
+                   ": names match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$");
     }
   }
   return Status::Ok();
@@ -170,7 +193,7 @@ Result<const Entry*> FindEntry(const Context& ctx, const std::string& name,
                                ErrorKind unknown_kind) {
   const Entry* entry = ctx.registry->Find(name);
   if (entry == nullptr) {
-    return Error{unknown_kind, "unknown process '" + name + "' (not in " +
+    return Error{unknown_kind, "unknown process " + Quoted(name) + " (not in " +
                                    ctx.paths->Registry().string() + ")" +
                                    DidYouMean(name, EntryNames(*ctx.registry))};
   }
@@ -383,6 +406,16 @@ struct Target {
   ino_t status_inode = 0;
 };
 
+// Polls PREDICATE every 5 ms for at most SECONDS; returns its last value.
+bool PollFor(const std::function<bool()>& predicate, double seconds) {
+  const double deadline = SteadyNow() + seconds;
+  while (!predicate()) {
+    if (SteadyNow() >= deadline) return false;
+    ::usleep(5000);
+  }
+  return true;
+}
+
 // The inode of state/NAME/status (0 if missing): every atomic rewrite
 // makes a new one.
 ino_t StatusInode(const HomePaths& paths, const std::string& name) {
@@ -537,18 +570,32 @@ int WatcherLifecycle(Context& ctx, Verb verb, std::vector<Target>& targets,
   for (Target& target : targets) {
     Result<ProcessState> latest = tree.Read(target.entry->name);
     if (latest.ok()) target.tracked.state = latest.value();
-    code = std::max(code,
-                    ReportOutcome(ctx, verb, target,
-                                  LastFailure(*ctx.paths, target.entry->name)));
+    std::string reason;
+    if (target.tracked.state.record.status == ProcessStatus::kFailed) {
+      // The watcher journals the reason right after the status commit.
+      PollFor(
+          [&] {
+            reason = LastFailure(*ctx.paths, target.entry->name);
+            return !reason.empty();
+          },
+          1.0);
+    }
+    code = std::max(code, ReportOutcome(ctx, verb, target, reason));
   }
   if (code != 0 || wait_s <= 0 || verb == Verb::kStop) return code;
   const double wait_until = SteadyNow() + wait_s;
   for (Target& target : targets) {
     const auto& identity = target.tracked.state.identity;
     if (!identity) continue;
+    const ino_t before = StatusInode(*ctx.paths, target.entry->name);
     if (!WaitProcessGone(identity->id, wait_until)) continue;
-    // Give the watcher a moment to record the death.
-    watch.Wait(0.2);
+    // The watcher records the death and commits it with a rewrite of
+    // `status`: read last_exit after that (bounded).
+    const double commit_deadline = SteadyNow() + 2;
+    while (StatusInode(*ctx.paths, target.entry->name) == before &&
+           SteadyNow() < commit_deadline) {
+      watch.Wait(commit_deadline - SteadyNow());
+    }
     Result<ProcessState> now = tree.Read(target.entry->name);
     const std::string last_exit =
         now.ok() ? now.value().record.last_exit : "unknown";
@@ -1164,7 +1211,7 @@ int RunCli(int argc, char** argv) {
       std::printf("pguard %s\n", PGUARD_VERSION);
       return 0;
     } else if (arg.starts_with("-")) {
-      return Fail(Usage("unknown option '" + arg + "'"), true);
+      return Fail(Usage("unknown option " + Quoted(arg)), true);
     } else {
       break;
     }
@@ -1178,7 +1225,7 @@ int RunCli(int argc, char** argv) {
   for (const Command& command : kCommands) {
     if (ctx.command == command.name) return command.run(ctx);
   }
-  return Fail(Usage("unknown command '" + ctx.command + "'" +
+  return Fail(Usage("unknown command " + Quoted(ctx.command) +
                     DidYouMean(ctx.command, CommandNames())),
               true);
 }

@@ -14,8 +14,11 @@ std::string FormatJournalLine(const JournalLine& line) {
   writer.StartObject();
   writer.Key("ts");
   writer.Double(line.ts);
-  if (!line.name.empty()) {
-    writer.Key("name");
+  // Every line has a name; the watcher's own events have none to give.
+  writer.Key("name");
+  if (line.name.empty()) {
+    writer.Null();
+  } else {
     writer.String(line.name.c_str(),
                   static_cast<rapidjson::SizeType>(line.name.size()));
   }

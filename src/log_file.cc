@@ -48,8 +48,8 @@ Result<std::vector<std::string>> LastLines(const fs::path& path, size_t n) {
     }
   }
   ::close(fd);
-  if (!tail.empty() && tail.back() == '\n') tail.pop_back();
-  if (tail.empty()) return lines;
+  if (tail.empty()) return lines;  // an empty file has no line
+  if (tail.back() == '\n') tail.pop_back();
   size_t end = tail.size();
   while (lines.size() < n) {
     size_t start = tail.rfind('\n', end == 0 ? 0 : end - 1);

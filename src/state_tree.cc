@@ -247,8 +247,13 @@ Status StateTree::Write(const std::string& name, const ProcessState& old,
   }
   write(a.suppressed != b.suppressed, state_file::kSuppressed,
         std::to_string(b.suppressed));
-  write(a.stop_since != b.stop_since, state_file::kStopSince,
-        b.stop_since ? FormatEpoch(*b.stop_since) : std::string());
+  // stop_since exists only while a stop is in progress.
+  if (b.stop_since) {
+    write(a.stop_since != b.stop_since, state_file::kStopSince,
+          FormatEpoch(*b.stop_since));
+  } else {
+    remove(a.stop_since.has_value(), state_file::kStopSince);
+  }
   if (!b.last_exit.empty()) {
     write(a.last_exit != b.last_exit, state_file::kLastExit, b.last_exit);
   }
@@ -274,8 +279,7 @@ Status StateTree::WriteAll(const std::string& name,
   old.record.suppressed = next.record.suppressed + 1;
   old.record.last_alert =
       next.record.last_alert ? std::nullopt : std::optional<double>(0);
-  old.record.stop_since =
-      next.record.stop_since ? std::nullopt : std::optional<double>(0);
+  old.record.stop_since.reset();  // absent unless NEXT has one
   old.record.last_exit = next.record.last_exit + "x";
   return Write(name, old, next);
 }
@@ -293,7 +297,13 @@ Result<std::vector<std::string>> StateTree::ListNames() const {
     return SystemError("open directory", root.string());
   }
   while (const dirent* entry = ::readdir(dir)) {
-    if (IsValidName(entry->d_name)) names.emplace_back(entry->d_name);
+    if (!IsValidName(entry->d_name)) continue;
+    bool is_dir = entry->d_type == DT_DIR;
+    if (entry->d_type == DT_UNKNOWN) {
+      std::error_code ec;
+      is_dir = fs::is_directory(root / entry->d_name, ec);
+    }
+    if (is_dir) names.emplace_back(entry->d_name);
   }
   ::closedir(dir);
   std::sort(names.begin(), names.end());
