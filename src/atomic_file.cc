@@ -106,6 +106,9 @@ Result<ReadResult> ReadFile(const fs::path& path) {
     }
     if (n == 0) break;
     result.content.append(buffer, static_cast<size_t>(n));
+    // A short read of a regular file is its end: skip the read that
+    // would only say so.
+    if (static_cast<size_t>(n) < sizeof buffer) break;
   }
   ::close(fd);
   return result;

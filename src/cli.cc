@@ -819,7 +819,7 @@ int CmdStatus(Context& ctx) {
   StateTree tree(*ctx.paths);
   std::vector<StatusRow> rows;
   for (const Entry* entry : entries) {
-    Result<ProcessState> state = tree.Read(entry->name);
+    Result<ProcessState> state = tree.ReadSnapshot(entry->name);
     if (!state.ok()) return Fail(state.error());
     StatusRow row{.entry = entry, .state = state.value()};
     row.alive = row.state.pid && row.state.identity &&

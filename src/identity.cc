@@ -73,6 +73,9 @@ std::optional<std::string> ReadSmallFile(const char* path) {
     }
     if (n == 0) break;
     content.append(buffer, static_cast<size_t>(n));
+    // A short read is the end (procfs renders these files in one go):
+    // skip the read that would only say so; `status` does this per job.
+    if (static_cast<size_t>(n) < sizeof buffer) break;
   }
   ::close(fd);
   return content;

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -70,13 +71,47 @@ std::string FormatEpoch(double seconds) {
 
 Result<ProcessState> StateTree::Read(const std::string& name) const {
   ProcessState state;
+  // Files are opened relative to the directory: `status` of a thousand
+  // processes reads ten thousand small files, and each full path lookup
+  // would walk the home again.
+  const fs::path dir = paths_.StateDir(name);
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0 && errno != ENOENT) {
+    return SystemError("open directory", dir.string());
+  }
+  struct DirCloser {
+    int fd;
+    ~DirCloser() {
+      if (fd >= 0) ::close(fd);
+    }
+  } closer{dir_fd};
   // One read per file; a missing file keeps the default.
   auto read = [&](std::string_view file) -> Result<std::optional<std::string>> {
-    const fs::path path = paths_.StateFile(name, file);
-    Result<ReadResult> result = ReadFile(path);
-    if (!result.ok()) return result.error();
-    if (result.value().missing) return std::optional<std::string>();
-    return std::optional<std::string>(Trim(result.value().content));
+    if (dir_fd < 0) return std::optional<std::string>();
+    const std::string file_name(file);
+    const int fd = ::openat(dir_fd, file_name.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT) return std::optional<std::string>();
+      return SystemError("open", (dir / file_name).string());
+    }
+    char buffer[512];
+    std::string content;
+    for (;;) {
+      const ssize_t n = ::read(fd, buffer, sizeof buffer);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        Error error = SystemError("read", (dir / file_name).string());
+        ::close(fd);
+        return error;
+      }
+      if (n == 0) break;
+      content.append(buffer, static_cast<size_t>(n));
+      // A short read of a regular file is its end: skip the read that
+      // would only say so (these files hold one short value).
+      if (static_cast<size_t>(n) < sizeof buffer) break;
+    }
+    ::close(fd);
+    return std::optional<std::string>(Trim(content));
   };
 
   auto status = read(state_file::kStatus);
@@ -210,6 +245,105 @@ Status StateTree::RemoveValue(const std::string& name,
   return Status::Ok();
 }
 
+namespace {
+
+std::string SnapshotText(const ProcessState& state, ino_t status_inode) {
+  const ProcessRecord& r = state.record;
+  std::string text;
+  auto line = [&](std::string_view key, const std::string& value) {
+    text.append(key);
+    text += '=';
+    text += value;
+    text += '\n';
+  };
+  line("status_inode", std::to_string(status_inode));
+  line("status", std::string(ToString(r.status)));
+  line("want", std::string(ToString(r.want)));
+  line("restarts", std::to_string(r.restarts));
+  line("suppressed", std::to_string(r.suppressed));
+  if (state.pid) line("pid", std::to_string(*state.pid));
+  if (r.started_at) line("started_at", FormatEpoch(*r.started_at));
+  if (r.last_alert) line("last_alert", FormatEpoch(*r.last_alert));
+  if (r.stop_since) line("stop_since", FormatEpoch(*r.stop_since));
+  if (!r.last_exit.empty()) line("last_exit", r.last_exit);
+  if (state.identity) {
+    line("identity",
+         Trim(FormatIdentity(state.identity->id, state.identity->started_at)));
+  }
+  return text;
+}
+
+// Parses a snapshot; nullopt unless it is whole and names STATUS_INODE.
+std::optional<ProcessState> ParseSnapshot(std::string_view text,
+                                          ino_t status_inode) {
+  ProcessState state;
+  bool inode_ok = false, status_ok = false, want_ok = false;
+  while (!text.empty()) {
+    const size_t end = text.find('\n');
+    if (end == std::string_view::npos) return std::nullopt;  // torn
+    const std::string_view line = text.substr(0, end);
+    text.remove_prefix(end + 1);
+    const size_t eq = line.find('=');
+    if (eq == std::string_view::npos) return std::nullopt;
+    const std::string_view key = line.substr(0, eq);
+    const std::string_view value = line.substr(eq + 1);
+    if (key == "status_inode") {
+      inode_ok = ParseInt<unsigned long long>(value) ==
+                 static_cast<unsigned long long>(status_inode);
+    } else if (key == "status") {
+      auto parsed = ParseStatus(value);
+      if (!parsed) return std::nullopt;
+      state.record.status = *parsed;
+      status_ok = true;
+    } else if (key == "want") {
+      auto parsed = ParseWant(value);
+      if (!parsed) return std::nullopt;
+      state.record.want = *parsed;
+      want_ok = true;
+    } else if (key == "restarts" || key == "suppressed") {
+      auto parsed = ParseInt<int>(value);
+      if (!parsed) return std::nullopt;
+      (key == "restarts" ? state.record.restarts : state.record.suppressed) =
+          *parsed;
+    } else if (key == "pid") {
+      auto parsed = ParseInt<pid_t>(value);
+      if (!parsed) return std::nullopt;
+      state.pid = *parsed;
+    } else if (key == "started_at" || key == "last_alert" ||
+               key == "stop_since") {
+      auto parsed = ParseDouble(value);
+      if (!parsed) return std::nullopt;
+      (key == "started_at"   ? state.record.started_at
+       : key == "last_alert" ? state.record.last_alert
+                             : state.record.stop_since) = *parsed;
+    } else if (key == "last_exit") {
+      state.record.last_exit = std::string(value);
+    } else if (key == "identity") {
+      state.identity = ParseIdentity(value);
+      if (!state.identity) return std::nullopt;
+    }
+  }
+  if (!inode_ok || !status_ok || !want_ok) return std::nullopt;
+  return state;
+}
+
+}  // namespace
+
+Result<ProcessState> StateTree::ReadSnapshot(const std::string& name) const {
+  struct ::stat st;
+  const fs::path status = paths_.StateFile(name, state_file::kStatus);
+  if (::stat(status.c_str(), &st) == 0) {
+    Result<ReadResult> text =
+        ReadFile(paths_.StateFile(name, state_file::kSnapshot));
+    if (text.ok() && !text.value().missing) {
+      if (auto state = ParseSnapshot(text.value().content, st.st_ino)) {
+        return *std::move(state);
+      }
+    }
+  }
+  return Read(name);
+}
+
 Status StateTree::Write(const std::string& name, const ProcessState& old,
                         const ProcessState& next, bool force_status) const {
   const ProcessRecord& a = old.record;
@@ -260,9 +394,20 @@ Status StateTree::Write(const std::string& name, const ProcessState& old,
   write(a.want != b.want, state_file::kWant, std::string(ToString(b.want)));
   // A new instance (pid) is committed by a rewrite of `status`, even when
   // the word stays `running` across a restart.
-  write(force_status || a.status != b.status || old.pid != next.pid,
-        state_file::kStatus, std::string(ToString(b.status)));
-  return status;
+  const bool status_changed =
+      force_status || a.status != b.status || old.pid != next.pid;
+  write(status_changed, state_file::kStatus, std::string(ToString(b.status)));
+  if (!status.ok()) return status;
+  if (!status_changed && old == next) return status;
+  // The snapshot follows the commit and names the `status` it goes with: a
+  // crash in between, or a hand edit of status, makes readers ignore it.
+  struct ::stat st;
+  const fs::path status_path = paths_.StateFile(name, state_file::kStatus);
+  if (::stat(status_path.c_str(), &st) != 0) {
+    return errno == ENOENT ? status : SystemError("stat", status_path.string());
+  }
+  return WriteFileAtomic(paths_.StateFile(name, state_file::kSnapshot),
+                         SnapshotText(next, st.st_ino));
 }
 
 Status StateTree::WriteAll(const std::string& name,

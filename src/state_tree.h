@@ -33,6 +33,10 @@ class StateTree {
   // into garbage is an error naming the file and what was expected.
   Result<ProcessState> Read(const std::string& name) const;
 
+  // The same as Read, from the `snapshot` file when it is current (its
+  // recorded inode of `status` matches), else from the files themselves.
+  Result<ProcessState> ReadSnapshot(const std::string& name) const;
+
   // Creates state/NAME/ (mode 0755) if missing.
   Status Create(const std::string& name) const;
 
