@@ -130,7 +130,8 @@ rapidjson::Document ParseSpelled(const std::string& text) {
 }
 
 // Forks `pguard --home HOME ARGS...` without waiting; for concurrency.
-pid_t Launch(const TempHome& tenv, const std::vector<std::string>& args) {
+pid_t Launch(const TempHome& tenv, const std::vector<std::string>& args,
+             bool no_watcher = true) {
   std::vector<std::string> argv = {PGUARD_BINARY, "--home",
                                    tenv.home().string()};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -140,7 +141,7 @@ pid_t Launch(const TempHome& tenv, const std::vector<std::string>& args) {
     env.emplace_back(*e);
   }
   env.push_back("PGUARD_TEST_TAG=" + tenv.tag());
-  env.push_back("PGUARD_NO_WATCHER=1");
+  if (no_watcher) env.push_back("PGUARD_NO_WATCHER=1");
   std::vector<char*> cargv, cenv;
   for (const std::string& a : argv)
     cargv.push_back(const_cast<char*>(a.c_str()));
@@ -986,4 +987,93 @@ BOOST_AUTO_TEST_CASE(all_flag_starts_and_stops_every_entry) {
     BOOST_TEST(tenv.StateValue(name, "status") == "stopped", name);
   }
   for (pid_t pid : pids) BOOST_TEST(!ProcessAlive(pid));
+}
+
+namespace {
+
+// Runs ARGS from COUNT pguard processes at once; returns their exit codes.
+std::vector<int> RunConcurrently(const TempHome& tenv,
+                                 const std::vector<std::string>& args,
+                                 int count, bool no_watcher = true) {
+  std::vector<pid_t> children;
+  for (int i = 0; i < count; ++i) {
+    children.push_back(Launch(tenv, args, no_watcher));
+  }
+  std::vector<int> codes;
+  for (pid_t child : children) {
+    int status = 0;
+    BOOST_REQUIRE(::waitpid(child, &status, 0) == child);
+    codes.push_back(WIFEXITED(status) ? WEXITSTATUS(status) : 128);
+  }
+  return codes;
+}
+
+size_t StartedEvents(const TempHome& tenv, const std::string& name) {
+  size_t count = 0;
+  for (const std::string& line :
+       SplitLines(ReadText(tenv.home() / "events.jsonl"))) {
+    const rapidjson::Document doc = ParseJson(line);
+    if (doc["name"] == name.c_str() && doc["event"] == "started") ++count;
+  }
+  return count;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(concurrent_starts_run_exactly_one_instance) {
+  TempHome tenv;
+  tenv.SetNoWatcher(true);
+  const fs::path starts = tenv.root() / "starts";
+  RequireSuccess(tenv.Run({"register", "svc", "--argv", "--", HELPER_JOB,
+                           "--print-start", starts.string(), "--sleep", "inf"}),
+                 "register");
+  for (int code : RunConcurrently(tenv, {"start", "svc"}, 10))
+    BOOST_TEST(code == 0);
+  BOOST_TEST(StartedEvents(tenv, "svc") == 1u);
+  BOOST_TEST(WaitFor([&] { return !ReadText(starts).empty(); }));
+  BOOST_TEST(SplitLines(ReadText(starts)).size() == 1u, ReadText(starts));
+  BOOST_TEST(tenv.Run({"status", "svc"}).code == 0);
+  RequireSuccess(tenv.Run({"stop", "svc"}), "stop");
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_healthchecks_restart_a_dead_job_once) {
+  TempHome tenv;
+  tenv.SetNoWatcher(true);
+  RequireSuccess(tenv.Run({"register", "svc", "--restart-cooldown", "0",
+                           "--argv", "--", HELPER_JOB, "--sleep", "inf"}),
+                 "register");
+  RequireSuccess(tenv.Run({"start", "svc"}), "start");
+  const pid_t pid = tenv.Pid("svc");
+  BOOST_REQUIRE(::kill(pid, SIGKILL) == 0);
+  BOOST_REQUIRE(WaitFor([&] { return !ProcessAlive(pid); }));
+  for (int code : RunConcurrently(tenv, {"healthcheck"}, 8))
+    BOOST_TEST(code == 0);
+  BOOST_TEST(StartedEvents(tenv, "svc") == 2u);
+  BOOST_TEST(tenv.StateValue("svc", "restarts") == "1");
+  BOOST_TEST(ProcessAlive(tenv.Pid("svc")));
+  RequireSuccess(tenv.Run({"stop", "svc"}), "stop");
+}
+
+BOOST_AUTO_TEST_CASE(
+    concurrent_starts_with_the_watcher_run_one_watcher_and_one_instance) {
+  TempHome tenv;
+  const fs::path starts = tenv.root() / "starts";
+  RequireSuccess(tenv.Run({"register", "svc", "--argv", "--", HELPER_JOB,
+                           "--print-start", starts.string(), "--sleep", "inf"}),
+                 "register");
+  for (int code :
+       RunConcurrently(tenv, {"start", "svc"}, 10, /*no_watcher=*/false)) {
+    BOOST_TEST(code == 0);
+  }
+  BOOST_TEST(WaitFor([&] { return !ReadText(starts).empty(); }));
+  BOOST_TEST(SplitLines(ReadText(starts)).size() == 1u, ReadText(starts));
+  BOOST_TEST(StartedEvents(tenv, "svc") == 1u);
+  size_t watchers = 0;
+  for (pid_t pid : tenv.TaggedProcesses()) {
+    const std::string cmdline =
+        ReadText("/proc/" + std::to_string(pid) + "/cmdline");
+    if (Contains(cmdline, std::string("\0watch\0", 7))) ++watchers;
+  }
+  BOOST_TEST(watchers == 1u);
+  RequireSuccess(tenv.Run({"stop", "svc"}), "stop");
 }

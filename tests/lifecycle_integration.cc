@@ -657,6 +657,12 @@ BOOST_AUTO_TEST_CASE(early_failure_inside_the_cooldown_waits_in_backoff) {
   RequireSuccess(tenv.Run({"healthcheck"}), "second healthcheck");
   BOOST_TEST(tenv.StateValue("flaky", "status") == "backoff");
   BOOST_TEST(CountEvents(JournalEvents(tenv, "flaky"), "started") == 1u);
+  // A stop during the backoff is final.
+  RequireSuccess(tenv.Run({"stop", "flaky"}), "stop");
+  BOOST_TEST(tenv.StateValue("flaky", "status") == "stopped");
+  RequireSuccess(tenv.Run({"healthcheck"}), "healthcheck after stop");
+  BOOST_TEST(tenv.StateValue("flaky", "status") == "stopped");
+  BOOST_TEST(CountEvents(JournalEvents(tenv, "flaky"), "started") == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(without_auto_restart_a_premature_death_is_left_failed) {
@@ -1279,4 +1285,65 @@ BOOST_AUTO_TEST_CASE(a_death_inside_a_sub_minute_alert_cooldown_is_held_back,
         HeadersWith(AlertHeaders(tenv), " " + name + " died: ").size() == 1u,
         name << ": a second died alert inside the cooldown");
   }
+}
+
+BOOST_AUTO_TEST_CASE(
+    watcher_stop_kills_group_members_that_outlive_their_leader) {
+  TempHome tenv;
+  const fs::path middle_file = tenv.root() / "middle";
+  const fs::path pids_file = tenv.root() / "grandchildren";
+  const std::string command = "(trap '' TERM; exec " + std::string(HELPER_JOB) +
+                              " --print-start " + middle_file.string() +
+                              " --grandchildren 2 --grandchild-pids " +
+                              pids_file.string() + " --sleep inf) & exec " +
+                              HELPER_JOB + " --sleep inf";
+  RequireSuccess(
+      tenv.Run({"register", "mixed", command, "--stop-timeout", "1"}),
+      "register");
+  RequireSuccess(tenv.Run({"start", "mixed"}), "start");
+  BOOST_REQUIRE(WaitFor([&] {
+    return ReadPids(pids_file).size() == 2 && !ReadText(middle_file).empty();
+  }));
+  std::vector<pid_t> group = ReadPids(pids_file);
+  group.push_back(static_cast<pid_t>(std::stol(ReadText(middle_file))));
+  const pid_t leader = tenv.Pid("mixed");
+
+  const auto begin = std::chrono::steady_clock::now();
+  const RunResult stop = tenv.Run({"stop", "mixed"});
+  const auto took = std::chrono::steady_clock::now() - begin;
+  BOOST_TEST(stop.code == 0, Describe(stop));
+  BOOST_TEST(took >= 900ms);
+  BOOST_TEST(took < 6s);
+  BOOST_TEST(!ProcessAlive(leader));
+  for (pid_t pid : group) {
+    BOOST_TEST(!ProcessAlive(pid), "pid " << pid << " survived");
+  }
+  BOOST_TEST(tenv.StateValue("mixed", "status") == "stopped");
+  BOOST_TEST(tenv.StateValue("mixed", "last_exit") == "signal TERM");
+}
+
+BOOST_AUTO_TEST_CASE(
+    watcher_restart_replaces_the_instance_and_unregister_ends_it_for_good) {
+  TempHome tenv;
+  RegisterHelper(tenv, "svc", {"--restart-cooldown", "0"}, {"--sleep", "inf"});
+  RequireSuccess(tenv.Run({"start", "svc"}), "start");
+  const pid_t first = tenv.Pid("svc");
+  BOOST_REQUIRE(first > 0);
+  const RunResult restart = tenv.Run({"restart", "svc"});
+  BOOST_TEST(restart.code == 0, Describe(restart));
+  const pid_t second = tenv.Pid("svc");
+  BOOST_TEST(second != first);
+  BOOST_TEST(!ProcessAlive(first));
+  BOOST_TEST(ProcessAlive(second));
+  BOOST_TEST(tenv.StateValue("svc", "want") == "up");
+  BOOST_TEST(tenv.StateValue("svc", "restarts") == "0");
+
+  const RunResult unregister = tenv.Run({"unregister", "svc"});
+  BOOST_TEST(unregister.code == 0, Describe(unregister));
+  BOOST_TEST(!ProcessAlive(second));
+  BOOST_TEST(!fs::exists(tenv.home() / "state" / "svc"));
+  // The watcher neither restarts it nor brings its state back.
+  BOOST_TEST(!WaitFor([&] { return fs::exists(tenv.home() / "state" / "svc"); },
+                      300ms));
+  BOOST_TEST(tenv.Run({"status", "svc"}).code == 4);
 }
