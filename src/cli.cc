@@ -540,36 +540,50 @@ int WatcherLifecycle(Context& ctx, Verb verb, std::vector<Target>& targets,
   // point), even when nothing changes; until that rename, what the files
   // say predates the request.
   const double deadline = SteadyNow() + bound;
+  // Look at a target again only when its status was renamed (or when the
+  // watch cannot tell): `start --all` of a thousand must not be quadratic.
+  std::map<std::string, Target*, std::less<>> by_name;
+  for (Target& target : targets) by_name[target.entry->name] = &target;
+  std::vector<Target*> to_check;
+  for (Target& target : targets) to_check.push_back(&target);
+  size_t unsettled = targets.size();
   for (;;) {
-    bool all_settled = true;
-    for (Target& target : targets) {
-      if (target.settled) continue;
-      if (!target.answered) {
-        target.answered =
-            StatusInode(*ctx.paths, target.entry->name) != target.status_inode;
-        if (!target.answered) {
-          all_settled = false;
-          continue;
-        }
+    for (Target* target : to_check) {
+      if (target->settled) continue;
+      if (!target->answered) {
+        target->answered = StatusInode(*ctx.paths, target->entry->name) !=
+                           target->status_inode;
+        if (!target->answered) continue;
       }
-      Result<ProcessState> now = tree.Read(target.entry->name);
+      Result<ProcessState> now = tree.Read(target->entry->name);
       if (!now.ok()) return Fail(now.error());
-      target.tracked.state = now.value();
+      target->tracked.state = now.value();
       if (Settled(verb, now.value().record).has_value()) {
-        target.settled = true;
-      } else {
-        all_settled = false;
+        target->settled = true;
+        --unsettled;
       }
     }
-    if (all_settled) break;
+    if (unsettled == 0) break;
     const double left = deadline - SteadyNow();
     if (left <= 0) break;
-    watch.Wait(std::min(left, 0.25));
+    std::optional<std::vector<std::string>> changed =
+        watch.Wait(std::min(left, 0.25));
+    to_check.clear();
+    if (!changed) {
+      for (Target& target : targets) to_check.push_back(&target);
+      continue;
+    }
+    for (const std::string& name : *changed) {
+      auto it = by_name.find(name);
+      if (it != by_name.end()) to_check.push_back(it->second);
+    }
   }
   int code = 0;
   for (Target& target : targets) {
-    Result<ProcessState> latest = tree.Read(target.entry->name);
-    if (latest.ok()) target.tracked.state = latest.value();
+    if (!target.settled) {
+      Result<ProcessState> latest = tree.Read(target.entry->name);
+      if (latest.ok()) target.tracked.state = latest.value();
+    }
     std::string reason;
     if (target.tracked.state.record.status == ProcessStatus::kFailed) {
       // The watcher journals the reason right after the status commit.
@@ -777,6 +791,31 @@ struct StatusRow {
 
 std::string FormatUptime(double seconds) { return FormatDuration(seconds); }
 
+// The watcher's snapshot of every record; empty when unreadable (then each
+// process is read from its own files).
+std::map<std::string, ProcessState, std::less<>> ReadWatcherSnapshot(
+    const HomePaths& paths) {
+  std::map<std::string, ProcessState, std::less<>> records;
+  Result<ReadResult> text = ReadFile(paths.WatcherSnapshot());
+  if (!text.ok() || text.value().missing) return records;
+  std::string_view rest = text.value().content;
+  while (!rest.empty()) {
+    const size_t end = rest.find("\n\n");
+    if (end == std::string_view::npos) break;  // torn: ignore the tail
+    const std::string_view block = rest.substr(0, end + 1);
+    rest.remove_prefix(end + 2);
+    std::string name;
+    auto state =
+        ParseRecord(block, [&](std::string_view key, std::string_view value) {
+          if (key != "name") return false;
+          name = value;
+          return true;
+        });
+    if (state && IsValidName(name)) records[name] = std::move(*state);
+  }
+  return records;
+}
+
 void PrintJsonString(rapidjson::Writer<rapidjson::StringBuffer>& writer,
                      const std::string& text) {
   writer.String(text.c_str(), static_cast<rapidjson::SizeType>(text.size()));
@@ -817,14 +856,26 @@ int CmdStatus(Context& ctx) {
     for (const Entry& entry : ctx.registry->entries) entries.push_back(&entry);
   }
   StateTree tree(*ctx.paths);
+  // With a watcher alive, its snapshot holds every record as it knows them
+  // (it sees each death through a pidfd at once): one file for all.
+  std::map<std::string, ProcessState, std::less<>> known;
+  const bool from_watcher = !name && WatcherAlive(*ctx.paths);
+  if (from_watcher) known = ReadWatcherSnapshot(*ctx.paths);
   std::vector<StatusRow> rows;
   for (const Entry* entry : entries) {
-    Result<ProcessState> state = tree.ReadSnapshot(entry->name);
-    if (!state.ok()) return Fail(state.error());
-    StatusRow row{.entry = entry, .state = state.value()};
-    row.alive = row.state.pid && row.state.identity &&
-                row.state.identity->id.pid == *row.state.pid &&
-                IsAlive(row.state.identity->id);
+    StatusRow row{.entry = entry};
+    auto it = known.find(entry->name);
+    if (it != known.end()) {
+      row.state = std::move(it->second);
+      row.alive = row.state.pid.has_value();
+    } else {
+      Result<ProcessState> state = tree.Read(entry->name);
+      if (!state.ok()) return Fail(state.error());
+      row.state = std::move(state.value());
+      row.alive = row.state.pid && row.state.identity &&
+                  row.state.identity->id.pid == *row.state.pid &&
+                  IsAlive(row.state.identity->id);
+    }
     rows.push_back(std::move(row));
   }
   const double now = WallNow();

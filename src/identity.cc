@@ -10,9 +10,11 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <mutex>
+#include <unordered_set>
 #include <vector>
 
 namespace pguard {
@@ -176,7 +178,38 @@ bool IsAlive(const ProcessIdentity& id) {
   return stat && stat->start_ticks == id.start_ticks && !stat->Dead();
 }
 
-bool GroupHasLiveMembers(pid_t pgid) {
+bool GroupCensus::HasLiveMembers(pid_t pgid) {
+  if (!groups_) {
+    groups_.emplace();
+    if (DIR* proc = ::opendir("/proc")) {
+      while (const dirent* entry = ::readdir(proc)) {
+        if (!IsAllDigits(entry->d_name)) continue;
+        std::optional<pid_t> pid = ParseNumber<pid_t>(entry->d_name);
+        if (!pid) continue;
+        std::optional<ProcStat> stat = ReadProcStat(*pid);
+        if (stat && !stat->Dead()) groups_->insert(stat->pgrp);
+      }
+      ::closedir(proc);
+    } else {
+      // Cannot tell: report every group as alive, never as gone.
+      return true;
+    }
+  }
+  return groups_->count(pgid) > 0;
+}
+
+bool GroupHasLiveMembers(pid_t pgid, GroupCensus* census) {
+  if (pgid <= 0) return false;
+  // The leader alive: one read answers.
+  if (std::optional<ProcStat> leader = ReadProcStat(pgid);
+      leader && leader->pgrp == pgid && !leader->Dead()) {
+    return true;
+  }
+  // No process at all in the group: the common case after a stop.
+  if (::kill(-pgid, 0) == -1 && errno == ESRCH) return false;
+  // Zombies count for kill(2) (PID 1 here never reaps them): look at each
+  // member, through the caller's census when it has one.
+  if (census != nullptr) return census->HasLiveMembers(pgid);
   return !LiveGroupMembers(pgid, 1).empty();
 }
 

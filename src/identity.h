@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "error.h"
@@ -55,8 +56,24 @@ std::optional<ProcessIdentity> IdentityOf(pid_t pid);
 // True when ID names a live, non-zombie process in this boot.
 bool IsAlive(const ProcessIdentity& id);
 
-// True when some non-zombie process has process group PGID.
-bool GroupHasLiveMembers(pid_t pgid);
+// The process groups that had a live member when it was first asked: one
+// scan of /proc shared by many questions. A watcher stopping a thousand
+// adopted jobs (whose zombie leaders PID 1 never reaps, so kill(-pgid, 0)
+// always finds them) would otherwise scan /proc once per job. Valid only
+// while no group can gain members unseen: drop it after a spawn. A member
+// that dies meanwhile is seen at the next census (the stop ends later).
+class GroupCensus {
+ public:
+  bool HasLiveMembers(pid_t pgid);
+  void Invalidate() { groups_.reset(); }
+
+ private:
+  std::optional<std::unordered_set<pid_t>> groups_;
+};
+
+// True when some non-zombie process has process group PGID. With CENSUS,
+// a group whose leader is dead is looked up there instead of scanning.
+bool GroupHasLiveMembers(pid_t pgid, GroupCensus* census = nullptr);
 
 // The identities of the non-zombie members of process group PGID, at most
 // LIMIT of them (a scan of /proc; empty when the group is gone).

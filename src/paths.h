@@ -34,18 +34,14 @@ inline constexpr std::string_view kStopSince = "stop_since";
 // pguard's own, mode 0600: the environment captured at register time,
 // NUL-separated "KEY=VALUE" strings.
 inline constexpr std::string_view kEnviron = "environ";
-// pguard's own: every value above in one file ("KEY=VALUE" lines), written
-// right after `status` with that file's inode, so `status` of a thousand
-// processes reads one file each. Trusted only while the inode matches.
-inline constexpr std::string_view kSnapshot = "snapshot";
 }  // namespace state_file
 
 // Every file of a state directory, for docs checks and the golden tree.
-inline constexpr std::array<std::string_view, 12> kAllStateFiles = {
+inline constexpr std::array<std::string_view, 11> kAllStateFiles = {
     state_file::kPid,       state_file::kStartedAt, state_file::kRestarts,
     state_file::kLastAlert, state_file::kStatus,    state_file::kLastExit,
     state_file::kWant,      state_file::kIdentity,  state_file::kSuppressed,
-    state_file::kStopSince, state_file::kEnviron,   state_file::kSnapshot};
+    state_file::kStopSince, state_file::kEnviron};
 
 class HomePaths {
  public:
@@ -79,6 +75,9 @@ class HomePaths {
   fs::path WatcherPid() const { return WatcherDir() / "pid"; }
   fs::path WatcherLock() const { return WatcherDir() / "lock"; }
   fs::path WatcherLog() const { return WatcherDir() / "log"; }
+  // Every process's record as the watcher holds it, rewritten after each
+  // batch of events: `status` of many processes reads this one file.
+  fs::path WatcherSnapshot() const { return WatcherDir() / "snapshot"; }
 
  private:
   fs::path home_;

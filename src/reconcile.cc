@@ -20,6 +20,12 @@ void Tracked::ClosePidfd() {
   pidfd = -1;
 }
 
+void Tracked::CloseAll() {
+  ClosePidfd();
+  if (exec && exec->exec_report >= 0) ::close(exec->exec_report);
+  exec.reset();
+}
+
 std::vector<std::string> CurrentEnvironment() {
   std::vector<std::string> result;
   for (char** variable = environ; *variable != nullptr; ++variable) {
@@ -155,14 +161,24 @@ Result<std::optional<double>> Engine::Apply(const Entry& entry,
       request.environ = std::move(env.value());
       request.cwd = entry.cwd ? entry.cwd : DefaultDirectory(request.environ);
       request.log_path = paths_.Log(entry.name);
+      request.wait_for_exec = !async_exec_;
       Result<Spawned> spawned = Spawn(request);
       if (spawned.ok()) {
-        tracked.ClosePidfd();
+        tracked.CloseAll();
+        // A new group exists that the census has not seen.
+        if (census_ != nullptr) census_->Invalidate();
         tracked.pidfd = spawned.value().pidfd;
         tracked.own_child = true;
         tracked.exit_recorded = false;
         tracked.state.identity = RecordedIdentity{
             .id = spawned.value().id, .started_at = spawned.value().started_at};
+        if (spawned.value().exec_report >= 0) {
+          // Async: the instance stays `starting` (pid recorded) until
+          // FinishExec learns how its exec went.
+          tracked.exec = std::move(spawned.value());
+          tracked.exec->pidfd = -1;  // owned by tracked.pidfd
+          break;
+        }
         result = {.kind = EventKind::kSpawned,
                   .started_at = spawned.value().started_at};
       } else {
@@ -211,25 +227,65 @@ Result<std::optional<double>> Engine::Apply(const Entry& entry,
     Warn(RaiseAlert(paths_, config_, entry.name, alert, now));
   }
 
-  if (tracked.state.identity) {
+  const bool stop = HasAction(decision, Action::kSignalStop);
+  const bool kill = HasAction(decision, Action::kKillGroup);
+  if (tracked.state.identity && (stop || kill)) {
     const ProcessIdentity& id = tracked.state.identity->id;
     // Only ever signal our own group: the leader is ours, or members of
     // its group still live (a group id is not reused while it has any).
-    const bool ours = IsAlive(id) || GroupHasLiveMembers(id.pid);
-    if (ours && HasAction(decision, Action::kSignalStop)) {
-      Warn(SignalGroup(id.pid, entry.stop_signal));
-      // A stopped (SIGSTOP) job would never see the stop signal.
-      Warn(SignalGroup(id.pid, SIGCONT));
-    }
-    if (ours && HasAction(decision, Action::kKillGroup)) {
-      Warn(SignalGroup(id.pid, SIGKILL));
+    if (IsAlive(id) || GroupHasLiveMembers(id.pid, census_)) {
+      if (stop) {
+        Warn(SignalGroup(id.pid, entry.stop_signal));
+        // A stopped (SIGSTOP) job would never see the stop signal.
+        Warn(SignalGroup(id.pid, SIGCONT));
+      }
+      if (kill) Warn(SignalGroup(id.pid, SIGKILL));
     }
   }
   return decision.deadline;
 }
 
+Result<std::optional<double>> Engine::FinishExec(const Entry& entry,
+                                                 Tracked& tracked, double now,
+                                                 bool* pending) {
+  *pending = false;
+  if (!tracked.exec) return std::optional<double>();
+  Result<ExecState> outcome = PollExec(*tracked.exec);
+  if (outcome.ok() && outcome.value() == ExecState::kPending) {
+    *pending = true;
+    return std::optional<double>();
+  }
+  const double started_at = tracked.exec->started_at;
+  tracked.exec.reset();
+  const bool starting = tracked.state.record.status == ProcessStatus::kStarting;
+  if (outcome.ok()) {
+    if (!starting) return std::optional<double>();
+    return Apply(entry, tracked,
+                 {.kind = EventKind::kSpawned, .started_at = started_at}, now);
+  }
+  // The child could not exec and is reaped: its death is accounted for.
+  tracked.exit_recorded = true;
+  tracked.ClosePidfd();
+  tracked.last_spawn_error = outcome.error().message;
+  if (!starting) {
+    return Apply(entry, tracked,
+                 {.kind = EventKind::kExited, .exit = ExitInfo::Code(127)},
+                 now);
+  }
+  return Apply(
+      entry, tracked,
+      {.kind = EventKind::kSpawnFailed, .reason = outcome.error().message},
+      now);
+}
+
 Result<std::optional<double>> Engine::Observe(const Entry& entry,
                                               Tracked& tracked, double now) {
+  if (tracked.exec) {
+    bool pending = false;
+    Result<std::optional<double>> finished =
+        FinishExec(entry, tracked, now, &pending);
+    if (pending || !finished.ok()) return finished;
+  }
   const ProcessStatus status = tracked.state.record.status;
   const auto& identity = tracked.state.identity;
   const bool alive = identity && IsAlive(identity->id);
@@ -247,6 +303,15 @@ Result<std::optional<double>> Engine::Observe(const Entry& entry,
         return Apply(entry, tracked,
                      {.kind = EventKind::kExited, .exit = exit_info()}, now);
       }
+      // `starting` on disk with a live instance: an earlier pguard forked
+      // it and died before it saw the exec. It runs: adopt it, never
+      // start a second one.
+      if (status == ProcessStatus::kStarting && alive) {
+        return Apply(entry, tracked,
+                     {.kind = EventKind::kFoundAlive,
+                      .started_at = identity->started_at},
+                     now);
+      }
       break;
     case ProcessStatus::kStopping:
       if (!identity) {
@@ -259,7 +324,7 @@ Result<std::optional<double>> Engine::Observe(const Entry& entry,
                   {.kind = EventKind::kExited, .exit = exit_info()}, now);
         if (!applied.ok()) return applied;
       }
-      if (!alive && !GroupHasLiveMembers(identity->id.pid)) {
+      if (!alive && !GroupHasLiveMembers(identity->id.pid, census_)) {
         return Apply(entry, tracked, {.kind = EventKind::kGroupGone}, now);
       }
       break;

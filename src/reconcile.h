@@ -10,9 +10,11 @@
 
 #include "config.h"
 #include "error.h"
+#include "identity.h"
 #include "paths.h"
 #include "policy.h"
 #include "registry.h"
+#include "spawn.h"
 #include "state_tree.h"
 
 namespace pguard {
@@ -24,8 +26,12 @@ struct Tracked {
   bool own_child = false;        // spawned by this process: exit codes known
   bool exit_recorded = false;    // the current instance's death was applied
   std::string last_spawn_error;  // why the last spawn failed, if it did
+  // A spawn whose exec is not confirmed yet (async mode): its start report.
+  std::optional<Spawned> exec;
 
   void ClosePidfd();
+  // Closes the pidfd and a pending start report.
+  void CloseAll();
 };
 
 class Engine {
@@ -34,6 +40,20 @@ class Engine {
       : paths_(paths), config_(config), tree_(paths) {}
 
   const StateTree& tree() const { return tree_; }
+
+  // Whether spawns wait for the exec (the CLI) or leave the instance
+  // `starting` until FinishExec sees the outcome (the watcher).
+  void set_async_exec(bool async) { async_exec_ = async; }
+
+  // A census of live process groups shared by the group checks of one
+  // batch of events (nullptr: each check scans for itself).
+  void set_census(GroupCensus* census) { census_ = census; }
+
+  // Resolves a pending exec without blocking: kSpawned once the child has
+  // exec'd, kSpawnFailed (the child reaped) when it could not. Sets
+  // *PENDING when it is still in flight; then nothing is applied.
+  Result<std::optional<double>> FinishExec(const Entry& entry, Tracked& tracked,
+                                           double now, bool* pending);
 
   // Reads NAME's state from disk (its directory is created if missing).
   Result<Tracked> Load(const std::string& name) const;
@@ -75,6 +95,8 @@ class Engine {
   const Config& config_;
   StateTree tree_;
   std::vector<Error> warnings_;
+  bool async_exec_ = false;
+  GroupCensus* census_ = nullptr;
 };
 
 // The process's own environment as "KEY=VALUE" strings.

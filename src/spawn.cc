@@ -285,6 +285,28 @@ Result<Spawned> Spawn(const SpawnRequest& request) {
     return SystemError("fork to start", request.argv[0], fork_errno);
   }
 
+  if (!request.wait_for_exec) {
+    std::optional<ProcStat> stat = ReadProcStat(pid);
+    if (!stat) {
+      const int err = errno;
+      ::close(report[0]);
+      ::kill(pid, SIGKILL);
+      ReapChild(pid);
+      return SystemError("read", "/proc/" + std::to_string(pid) + "/stat",
+                         err != 0 ? err : EPROTO);
+    }
+    ::fcntl(report[0], F_SETFL, O_NONBLOCK);
+    return Spawned{.id = {.pid = pid,
+                          .start_ticks = stat->start_ticks,
+                          .boot_id = std::move(boot_id).value()},
+                   .pidfd = OpenPidfd(pid),
+                   .started_at = started_at,
+                   .exec_report = report[0],
+                   .program = request.argv[0],
+                   .log_path = request.log_path.string(),
+                   .cwd = request.cwd.value_or("")};
+  }
+
   // EOF without data: the exec succeeded (the CLOEXEC write end closed).
   ChildFailure failure;
   size_t received = 0;
@@ -326,6 +348,35 @@ Result<Spawned> Spawn(const SpawnRequest& request) {
                         .boot_id = std::move(boot_id).value()},
                  .pidfd = OpenPidfd(pid),
                  .started_at = started_at};
+}
+
+Result<ExecState> PollExec(Spawned& spawned) {
+  if (spawned.exec_report < 0) return ExecState::kExecuted;
+  ChildFailure failure;
+  ssize_t n;
+  do {
+    n = ::read(spawned.exec_report, &failure, sizeof failure);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    return ExecState::kPending;
+  }
+  const int read_errno = errno;
+  ::close(spawned.exec_report);
+  spawned.exec_report = -1;
+  if (n == 0) return ExecState::kExecuted;  // the CLOEXEC end closed
+  SpawnRequest names;
+  names.argv = {spawned.program};
+  names.log_path = spawned.log_path;
+  if (!spawned.cwd.empty()) names.cwd = spawned.cwd;
+  if (n == static_cast<ssize_t>(sizeof failure)) {
+    ReapChild(spawned.id.pid);
+    return ChildError(names, failure);
+  }
+  // A torn report (or a failed read): make sure the job does not run.
+  ::kill(spawned.id.pid, SIGKILL);
+  ReapChild(spawned.id.pid);
+  return SystemError("read the start report of", spawned.program,
+                     n < 0 ? read_errno : EPROTO);
 }
 
 Status SignalGroup(pid_t pgid, int sig) {

@@ -24,13 +24,32 @@ struct SpawnRequest {
   std::vector<std::string> environ;  // "KEY=VALUE"
   std::optional<std::string> cwd;
   fs::path log_path;  // opened by the child, O_APPEND|O_CREAT, mode 0600
+  // Whether Spawn waits for the exec (or its failure). The watcher does
+  // not: a slow exec must not stall its loop, and a thousand starts then
+  // overlap. It learns the outcome from Spawned::exec_report.
+  bool wait_for_exec = true;
 };
 
 struct Spawned {
   ProcessIdentity id;     // pid == process group id (setsid)
   int pidfd = -1;         // owned by the caller; -1 if pidfd_open failed
   double started_at = 0;  // epoch seconds, taken just before fork
+  // Without wait_for_exec: the read end of the child's start report
+  // (non-blocking, owned by the caller until PollExec resolves it), and
+  // what its error messages name.
+  int exec_report = -1;
+  std::string program;
+  std::string log_path;
+  std::string cwd;
 };
+
+enum class ExecState { kPending, kExecuted };
+
+// For a spawn that did not wait: reads the start report without blocking.
+// kPending while the child has not exec'd; kExecuted once it has; an Error
+// when it could not (the child is then reaped). Once resolved, the report
+// is closed and exec_report is -1.
+Result<ExecState> PollExec(Spawned& spawned);
 
 // Forks and execs. On exec failure (or a failure of the child's setup) the
 // child is reaped and the error says what failed, e.g. "unable to exec

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 
 #include "atomic_file.h"
 
@@ -245,9 +246,7 @@ Status StateTree::RemoveValue(const std::string& name,
   return Status::Ok();
 }
 
-namespace {
-
-std::string SnapshotText(const ProcessState& state, ino_t status_inode) {
+std::string FormatRecord(const ProcessState& state) {
   const ProcessRecord& r = state.record;
   std::string text;
   auto line = [&](std::string_view key, const std::string& value) {
@@ -256,7 +255,6 @@ std::string SnapshotText(const ProcessState& state, ino_t status_inode) {
     text += value;
     text += '\n';
   };
-  line("status_inode", std::to_string(status_inode));
   line("status", std::string(ToString(r.status)));
   line("want", std::string(ToString(r.want)));
   line("restarts", std::to_string(r.restarts));
@@ -273,11 +271,11 @@ std::string SnapshotText(const ProcessState& state, ino_t status_inode) {
   return text;
 }
 
-// Parses a snapshot; nullopt unless it is whole and names STATUS_INODE.
-std::optional<ProcessState> ParseSnapshot(std::string_view text,
-                                          ino_t status_inode) {
+std::optional<ProcessState> ParseRecord(
+    std::string_view text,
+    const std::function<bool(std::string_view, std::string_view)>& other) {
   ProcessState state;
-  bool inode_ok = false, status_ok = false, want_ok = false;
+  bool status_ok = false, want_ok = false;
   while (!text.empty()) {
     const size_t end = text.find('\n');
     if (end == std::string_view::npos) return std::nullopt;  // torn
@@ -287,10 +285,7 @@ std::optional<ProcessState> ParseSnapshot(std::string_view text,
     if (eq == std::string_view::npos) return std::nullopt;
     const std::string_view key = line.substr(0, eq);
     const std::string_view value = line.substr(eq + 1);
-    if (key == "status_inode") {
-      inode_ok = ParseInt<unsigned long long>(value) ==
-                 static_cast<unsigned long long>(status_inode);
-    } else if (key == "status") {
+    if (key == "status") {
       auto parsed = ParseStatus(value);
       if (!parsed) return std::nullopt;
       state.record.status = *parsed;
@@ -321,27 +316,12 @@ std::optional<ProcessState> ParseSnapshot(std::string_view text,
     } else if (key == "identity") {
       state.identity = ParseIdentity(value);
       if (!state.identity) return std::nullopt;
+    } else if (!other || !other(key, value)) {
+      return std::nullopt;
     }
   }
-  if (!inode_ok || !status_ok || !want_ok) return std::nullopt;
+  if (!status_ok || !want_ok) return std::nullopt;
   return state;
-}
-
-}  // namespace
-
-Result<ProcessState> StateTree::ReadSnapshot(const std::string& name) const {
-  struct ::stat st;
-  const fs::path status = paths_.StateFile(name, state_file::kStatus);
-  if (::stat(status.c_str(), &st) == 0) {
-    Result<ReadResult> text =
-        ReadFile(paths_.StateFile(name, state_file::kSnapshot));
-    if (text.ok() && !text.value().missing) {
-      if (auto state = ParseSnapshot(text.value().content, st.st_ino)) {
-        return *std::move(state);
-      }
-    }
-  }
-  return Read(name);
 }
 
 Status StateTree::Write(const std::string& name, const ProcessState& old,
@@ -394,20 +374,9 @@ Status StateTree::Write(const std::string& name, const ProcessState& old,
   write(a.want != b.want, state_file::kWant, std::string(ToString(b.want)));
   // A new instance (pid) is committed by a rewrite of `status`, even when
   // the word stays `running` across a restart.
-  const bool status_changed =
-      force_status || a.status != b.status || old.pid != next.pid;
-  write(status_changed, state_file::kStatus, std::string(ToString(b.status)));
-  if (!status.ok()) return status;
-  if (!status_changed && old == next) return status;
-  // The snapshot follows the commit and names the `status` it goes with: a
-  // crash in between, or a hand edit of status, makes readers ignore it.
-  struct ::stat st;
-  const fs::path status_path = paths_.StateFile(name, state_file::kStatus);
-  if (::stat(status_path.c_str(), &st) != 0) {
-    return errno == ENOENT ? status : SystemError("stat", status_path.string());
-  }
-  return WriteFileAtomic(paths_.StateFile(name, state_file::kSnapshot),
-                         SnapshotText(next, st.st_ino));
+  write(force_status || a.status != b.status || old.pid != next.pid,
+        state_file::kStatus, std::string(ToString(b.status)));
+  return status;
 }
 
 Status StateTree::WriteAll(const std::string& name,

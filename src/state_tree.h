@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,10 +33,6 @@ class StateTree {
   // process that never ran is stopped, want down). A file edited by hand
   // into garbage is an error naming the file and what was expected.
   Result<ProcessState> Read(const std::string& name) const;
-
-  // The same as Read, from the `snapshot` file when it is current (its
-  // recorded inode of `status` matches), else from the files themselves.
-  Result<ProcessState> ReadSnapshot(const std::string& name) const;
 
   // Creates state/NAME/ (mode 0755) if missing.
   Status Create(const std::string& name) const;
@@ -75,5 +72,14 @@ class StateTree {
 
 // Formats epoch seconds with microseconds ("1700000000.123456").
 std::string FormatEpoch(double seconds);
+
+// A whole record as "KEY=VALUE" lines (the `snapshot` file's body).
+std::string FormatRecord(const ProcessState& state);
+
+// Parses FormatRecord's text; OTHER is asked about keys it does not know
+// and returns whether it accepts them. nullopt for anything malformed.
+std::optional<ProcessState> ParseRecord(
+    std::string_view text,
+    const std::function<bool(std::string_view, std::string_view)>& other);
 
 }  // namespace pguard

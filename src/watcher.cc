@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -40,6 +41,8 @@ constexpr uint64_t kSignalTag = 1;
 constexpr uint64_t kInotifyTag = 2;
 constexpr uint64_t kTimerTag = 3;
 constexpr uint64_t kFirstSlot = 16;
+// Set on the tag of a slot's start report (a pending exec), not its pidfd.
+constexpr uint64_t kExecTagBit = uint64_t{1} << 63;
 
 // Seconds between two size checks of the logs while jobs write to them.
 constexpr double kLogCheckInterval = 1.0;
@@ -66,8 +69,11 @@ struct Slot {
   Entry entry;
   Tracked tracked;
   std::optional<double> deadline;
-  int state_watch = -1;   // inotify watch on state/NAME/
-  pid_t indexed_pid = 0;  // the key of this slot in slots_by_pid_
+  int state_watch = -1;           // inotify watch on state/NAME/
+  pid_t indexed_pid = 0;          // the key of this slot in slots_by_pid_
+  int exec_watched = -1;          // the start report fd in the epoll set
+  bool want_queued = false;       // in pending_wants_
+  bool want_verify_only = false;  // act only if the file differs from us
 };
 
 class Watcher {
@@ -91,14 +97,21 @@ class Watcher {
   void AfterApply(Slot& slot, const Result<std::optional<double>>& result,
                   int old_pidfd);
   void OnPidfd(uint64_t id);
+  void OnExecReport(uint64_t id);
+  // Resolves a pending exec of SLOT; returns whether the child's death is
+  // thereby accounted for (it could not exec).
+  bool ResolveExec(Slot& slot);
   void OnSignals(bool& stop);
   void OnInotify();
-  void OnWantWritten(Slot& slot);
+  void OnWantWritten(Slot& slot, bool verify_only);
+  void QueueWant(Slot& slot, bool verify_only);
+  void ServeWants();
   void OnTimer();
   void OnChildExit(pid_t pid, const ExitInfo& exit);
   void CheckStoppingGroups();
   void CheckLogs();
   void ArmTimer();
+  void WriteSnapshot();
   Slot* FindSlot(const std::string& name);
   Slot* FindSlotByWatch(int wd);
   Slot* FindSlotByPid(pid_t pid);
@@ -122,10 +135,13 @@ class Watcher {
   int logs_watch_ = -1;
   std::optional<double> log_check_at_;
   std::optional<double> armed_;
+  bool snapshot_dirty_ = true;
+  std::deque<uint64_t> pending_wants_;  // slot ids with a want to serve
+  uint32_t self_cookie_ = 0;  // rename cookie of our own last want write
 };
 
 Watcher::~Watcher() {
-  for (auto& [name, slot] : slots_) slot->tracked.ClosePidfd();
+  for (auto& [name, slot] : slots_) slot->tracked.CloseAll();
   for (int fd : {epoll_, signal_fd_, inotify_, timer_}) {
     if (fd >= 0) ::close(fd);
   }
@@ -202,8 +218,10 @@ void Watcher::AddSlot(const Entry& entry) {
     Log("%s", created.error().message.c_str());
   }
   const fs::path dir = paths_.StateDir(entry.name);
-  slot->state_watch = ::inotify_add_watch(
-      inotify_, dir.c_str(), IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE);
+  // Renames only: scripts rename onto `want` (DESIGN), and the close of
+  // each of our own temp files would be noise in the queue.
+  slot->state_watch =
+      ::inotify_add_watch(inotify_, dir.c_str(), IN_MOVED_FROM | IN_MOVED_TO);
   if (slot->state_watch < 0) {
     Log("unable to watch %s: %s (want files there are seen at the next "
         "event only)",
@@ -243,7 +261,7 @@ void Watcher::RemoveSlot(const std::string& name) {
   if (it == slots_.end()) return;
   Slot& slot = *it->second;
   Untrack(slot);
-  slot.tracked.ClosePidfd();
+  slot.tracked.CloseAll();
   if (slot.state_watch >= 0) {
     ::inotify_rm_watch(inotify_, slot.state_watch);
     slots_by_watch_.erase(slot.state_watch);
@@ -254,6 +272,7 @@ void Watcher::RemoveSlot(const std::string& name) {
   }
   slots_by_id_.erase(slot.id);
   slots_.erase(it);
+  snapshot_dirty_ = true;
 }
 
 void Watcher::Track(Slot& slot) {
@@ -288,7 +307,55 @@ void Watcher::AfterApply(Slot& slot,
     slot.deadline = result.value();
   }
   if (slot.tracked.pidfd != old_pidfd) Track(slot);
+  const int report = slot.tracked.exec ? slot.tracked.exec->exec_report : -1;
+  if (report >= 0 && report != slot.exec_watched) {
+    epoll_event event{.events = EPOLLIN,
+                      .data = {.u64 = slot.id | kExecTagBit}};
+    if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, report, &event) != 0) {
+      Log("unable to watch the start of %s: %s (seen at the next event)",
+          slot.entry.name.c_str(), std::strerror(errno));
+    }
+  }
+  slot.exec_watched = report;
   Reindex(slot);
+  snapshot_dirty_ = true;
+}
+
+bool Watcher::ResolveExec(Slot& slot) {
+  if (!slot.tracked.exec) return false;
+  const int old_pidfd = slot.tracked.pidfd;
+  bool pending = false;
+  auto result =
+      engine_.FinishExec(slot.entry, slot.tracked, WallNow(), &pending);
+  if (pending) return false;
+  AfterApply(slot, result, old_pidfd);
+  return slot.tracked.exit_recorded;
+}
+
+void Watcher::OnExecReport(uint64_t id) {
+  auto it = slots_by_id_.find(id);
+  if (it == slots_by_id_.end()) return;
+  ResolveExec(*it->second);
+}
+
+// One file with every record, for `status`: blocks of FormatRecord lines,
+// each opened by "name=NAME" and closed by an empty line.
+void Watcher::WriteSnapshot() {
+  std::string text;
+  text.reserve(slots_.size() * 160);
+  for (const auto& [name, slot] : slots_) {
+    text += "name=";
+    text += name;
+    text += '\n';
+    text += FormatRecord(slot->tracked.state);
+    text += '\n';
+  }
+  Status written = WriteFileAtomic(paths_.WatcherSnapshot(), text);
+  if (!written.ok()) {
+    Log("%s", written.error().message.c_str());
+    return;
+  }
+  snapshot_dirty_ = false;
 }
 
 // A spawn closes the old pidfd (which drops it from the epoll set) and
@@ -312,6 +379,9 @@ void Watcher::OnChildExit(pid_t pid, const ExitInfo& exit) {
     if (!identity || identity->id.pid != pid || slot->tracked.exit_recorded) {
       return;
     }
+    // The start report first: a child that could not exec is a failed
+    // start, not a death; one that did is running until this death.
+    if (ResolveExec(*slot)) return;
     slot->tracked.exit_recorded = true;
     // A dead instance's pidfd stays readable: close it (which also drops
     // it from the epoll set) before epoll reports it again and again.
@@ -383,11 +453,17 @@ void Watcher::OnSignals(bool& stop) {
   if (!child) return;
   // Reap every exited child: our jobs (exit status known) and strays
   // (orphaned grandchildren we are the subreaper of, on_alert hooks).
-  bool strays = false;
+  // Reap first, act after: a restart inside this loop could die before
+  // the loop ends, and a crash loop would then keep us here for ever.
+  std::vector<std::pair<pid_t, int>> reaped;
   for (;;) {
     int status = 0;
     const pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid <= 0) break;
+    reaped.emplace_back(pid, status);
+  }
+  bool strays = false;
+  for (const auto& [pid, status] : reaped) {
     if (FindSlotByPid(pid) != nullptr) {
       OnChildExit(pid, WIFEXITED(status) ? ExitInfo::Code(WEXITSTATUS(status))
                                          : ExitInfo::Signal(WTERMSIG(status)));
@@ -398,7 +474,7 @@ void Watcher::OnSignals(bool& stop) {
   if (strays) CheckStoppingGroups();
 }
 
-void Watcher::OnWantWritten(Slot& slot) {
+void Watcher::OnWantWritten(Slot& slot, bool verify_only) {
   Result<ReadResult> text =
       ReadFile(paths_.StateFile(slot.entry.name, state_file::kWant));
   if (!text.ok() || text.value().missing) return;
@@ -417,14 +493,16 @@ void Watcher::OnWantWritten(Slot& slot) {
     if (!restored.ok()) Log("%s", restored.error().message.c_str());
     return;
   }
-  // The file now holds the request; the record keeps the old value so the
-  // policy sees a transition.
+  if (verify_only && *want == slot.tracked.state.record.want) return;
+  // The file already says what was asked, so the record takes it as on
+  // disk (no rewrite); requests do not depend on the previous want.
   const EventKind kind = *want == Want::kUp     ? EventKind::kStartRequested
                          : *want == Want::kDown ? EventKind::kStopRequested
                                                 : EventKind::kRestartRequested;
   // A stop is applied first: a death not yet seen must not be restarted
   // just to be stopped. Other requests catch up with the world first.
   if (kind != EventKind::kStopRequested) Observe(slot);
+  slot.tracked.state.record.want = *want;
   ApplyEvent(slot, {.kind = kind});
 }
 
@@ -433,10 +511,8 @@ void Watcher::OnInotify() {
   bool registry_changed = false;
   bool config_changed = false;
   bool logs_written = false;
-  std::vector<Slot*> wants;
   const std::string self_prefix = std::string(state_file::kWant) + ".tmp." +
                                   std::to_string(::getpid()) + ".";
-  uint32_t self_cookie = 0;
   for (;;) {
     const ssize_t n = ::read(inotify_, buffer, sizeof buffer);
     if (n <= 0) break;
@@ -447,9 +523,12 @@ void Watcher::OnInotify() {
       const std::string_view name =
           event->len > 0 ? std::string_view(event->name) : std::string_view();
       if (event->mask & IN_Q_OVERFLOW) {
-        // Events were lost: look at everything again.
+        // Events were lost: look at every want file again, acting only
+        // where it differs from what we hold (a request whose word equals
+        // ours is indistinguishable from our own write).
+        Log("inotify queue overflowed; rechecking every want file");
         registry_changed = config_changed = true;
-        for (auto& [slot_name, slot] : slots_) wants.push_back(slot.get());
+        for (auto& [slot_name, slot] : slots_) QueueWant(*slot, true);
         continue;
       }
       if (event->wd == home_watch_) {
@@ -464,32 +543,51 @@ void Watcher::OnInotify() {
       // state/NAME/: a rename of our own temp file onto `want` (the
       // watcher turning restart into up) is not a request.
       if ((event->mask & IN_MOVED_FROM) && name.starts_with(self_prefix)) {
-        self_cookie = event->cookie;
+        self_cookie_ = event->cookie;
         continue;
       }
       if (name != state_file::kWant) continue;
-      if ((event->mask & IN_MOVED_TO) && self_cookie != 0 &&
-          event->cookie == self_cookie) {
+      if ((event->mask & IN_MOVED_TO) && self_cookie_ != 0 &&
+          event->cookie == self_cookie_) {
         continue;
       }
-      if (Slot* slot = FindSlotByWatch(event->wd)) wants.push_back(slot);
+      if (Slot* slot = FindSlotByWatch(event->wd)) QueueWant(*slot, false);
     }
   }
   if (config_changed) LoadConfigFile();
   if (registry_changed) LoadRegistryFile();
-  std::sort(wants.begin(), wants.end());
-  wants.erase(std::unique(wants.begin(), wants.end()), wants.end());
-  for (Slot* slot : wants) {
-    // A slot may have been removed by the registry reload.
-    if (slots_by_id_.count(slot->id) && slots_by_id_[slot->id] == slot) {
-      OnWantWritten(*slot);
-    }
-  }
   if (logs_written && logs_watch_ >= 0) {
     // A job is writing: stop listening for a while, check sizes then.
     ::inotify_rm_watch(inotify_, logs_watch_);
     logs_watch_ = -1;
     log_check_at_ = WallNow() + kLogCheckInterval;
+  }
+}
+
+void Watcher::QueueWant(Slot& slot, bool verify_only) {
+  if (!slot.want_queued) {
+    slot.want_queued = true;
+    slot.want_verify_only = verify_only;
+    pending_wants_.push_back(slot.id);
+  } else if (!verify_only) {
+    slot.want_verify_only = false;
+  }
+}
+
+// Requests are served a few at a time, between reads of the inotify queue
+// and the other events: our own state writes for a thousand starts would
+// otherwise overflow the queue, and a death must not wait behind them.
+void Watcher::ServeWants() {
+  constexpr int kWantsPerTurn = 16;
+  for (int served = 0; served < kWantsPerTurn && !pending_wants_.empty();
+       ++served) {
+    const uint64_t id = pending_wants_.front();
+    pending_wants_.pop_front();
+    auto it = slots_by_id_.find(id);
+    if (it == slots_by_id_.end()) continue;  // removed meanwhile
+    Slot& slot = *it->second;
+    slot.want_queued = false;
+    OnWantWritten(slot, slot.want_verify_only);
   }
 }
 
@@ -607,6 +705,7 @@ Result<int> Watcher::Run() {
     return s.error();
   }
   if (Status s = Setup(); !s.ok()) return s.error();
+  engine_.set_async_exec(true);
   {
     // The first pass runs under the home lock so a direct-mode CLI that
     // raced with our start is either before or after it.
@@ -615,6 +714,7 @@ Result<int> Watcher::Run() {
     LoadConfigFile();
     LoadRegistryFile();
   }
+  WriteSnapshot();
   engine_.Journal("", "watcher-started", ::getpid(), "", WallNow());
   Log("watching %s (%zu processes)", paths_.home().c_str(), slots_.size());
 
@@ -622,13 +722,17 @@ Result<int> Watcher::Run() {
   epoll_event events[64];
   while (!stop) {
     ArmTimer();
-    const int n = ::epoll_wait(epoll_, events, 64, -1);
+    // Pending requests are served between polls that do not block.
+    const int n =
+        ::epoll_wait(epoll_, events, 64, pending_wants_.empty() ? -1 : 0);
     if (n < 0) {
       if (errno == EINTR) continue;
       Log("epoll_wait: %s (retrying)", std::strerror(errno));
       ::usleep(100 * 1000);
       continue;
     }
+    GroupCensus census;  // shared by this batch's group checks
+    engine_.set_census(&census);
     for (int i = 0; i < n; ++i) {
       const uint64_t tag = events[i].data.u64;
       if (tag == kSignalTag) {
@@ -637,10 +741,17 @@ Result<int> Watcher::Run() {
         OnInotify();
       } else if (tag == kTimerTag) {
         OnTimer();
+      } else if (tag & kExecTagBit) {
+        OnExecReport(tag & ~kExecTagBit);
       } else {
         OnPidfd(tag);
       }
     }
+    ServeWants();
+    engine_.set_census(nullptr);
+    // Written once the burst is served: a thousand starts would otherwise
+    // rewrite it sixty times over.
+    if (snapshot_dirty_ && pending_wants_.empty()) WriteSnapshot();
   }
   Log("stopping on signal; %zu processes keep running", slots_.size());
   return 0;

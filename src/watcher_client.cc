@@ -75,20 +75,33 @@ StatusWatch::~StatusWatch() {
 Status StatusWatch::Subscribe(const std::string& name) {
   if (fd_ < 0) return SystemError("initialize inotify for", name);
   const fs::path dir = paths_.StateDir(name);
-  if (::inotify_add_watch(fd_, dir.c_str(), IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
-    return SystemError("watch", dir.string());
-  }
+  const int wd = ::inotify_add_watch(fd_, dir.c_str(), IN_MOVED_TO);
+  if (wd < 0) return SystemError("watch", dir.string());
+  names_[wd] = name;
   return Status::Ok();
 }
 
-void StatusWatch::Wait(double seconds) {
+std::optional<std::vector<std::string>> StatusWatch::Wait(double seconds) {
   pollfd pfd{.fd = fd_, .events = POLLIN, .revents = 0};
-  const int ms = static_cast<int>(std::ceil(seconds * 1000));
-  if (::poll(&pfd, fd_ >= 0 ? 1 : 0, ms) > 0) {
-    char buffer[4096];
-    while (::read(fd_, buffer, sizeof buffer) > 0) {
+  const int ms = static_cast<int>(std::ceil(std::max(0.0, seconds) * 1000));
+  if (::poll(&pfd, fd_ >= 0 ? 1 : 0, ms) <= 0) return std::nullopt;
+  std::vector<std::string> changed;
+  alignas(inotify_event) char buffer[16384];
+  ssize_t n;
+  while ((n = ::read(fd_, buffer, sizeof buffer)) > 0) {
+    for (ssize_t offset = 0; offset < n;) {
+      const auto* event =
+          reinterpret_cast<const inotify_event*>(buffer + offset);
+      offset += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+      if (event->mask & IN_Q_OVERFLOW) return std::nullopt;
+      if (event->len == 0 || std::strcmp(event->name, "status") != 0) {
+        continue;
+      }
+      auto it = names_.find(event->wd);
+      if (it != names_.end()) changed.push_back(it->second);
     }
   }
+  return changed;
 }
 
 std::string LastFailure(const HomePaths& paths, const std::string& name) {

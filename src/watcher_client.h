@@ -2,7 +2,10 @@
 // one fully detached, and waiting for the state files it writes.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "error.h"
 #include "paths.h"
@@ -27,12 +30,14 @@ class StatusWatch {
   StatusWatch& operator=(const StatusWatch&) = delete;
 
   Status Subscribe(const std::string& name);
-  // Returns after a change or SECONDS, whichever is first.
-  void Wait(double seconds);
+  // Returns after a change or SECONDS, whichever is first: the names that
+  // changed, or nullopt when it cannot tell (timeout, lost events).
+  std::optional<std::vector<std::string>> Wait(double seconds);
 
  private:
   const HomePaths& paths_;
   int fd_ = -1;
+  std::unordered_map<int, std::string> names_;  // watch descriptor -> NAME
 };
 
 // The message of NAME's last `failed` journal event (e.g. the exec error),

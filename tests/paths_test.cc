@@ -154,8 +154,8 @@ BOOST_AUTO_TEST_CASE(the_state_files_are_the_documented_ones) {
   // The DESIGN.md table, then pguard's own (state/README.md has a row for
   // each; state_tree_test checks that).
   const std::vector<std::string> expected = {
-      "pid",  "started_at", "restarts",   "last_alert", "status",  "last_exit",
-      "want", "identity",   "suppressed", "stop_since", "environ", "snapshot"};
+      "pid",  "started_at", "restarts",   "last_alert", "status", "last_exit",
+      "want", "identity",   "suppressed", "stop_since", "environ"};
   std::vector<std::string> actual(kAllStateFiles.begin(), kAllStateFiles.end());
   BOOST_TEST(actual == expected, boost::test_tools::per_element());
 }
