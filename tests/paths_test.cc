@@ -141,6 +141,7 @@ BOOST_AUTO_TEST_CASE(home_paths_name_every_file_of_the_home) {
   BOOST_TEST(paths.WatcherPid() == fs::path("/h/watcher/pid"));
   BOOST_TEST(paths.WatcherLock() == fs::path("/h/watcher/lock"));
   BOOST_TEST(paths.WatcherLog() == fs::path("/h/watcher/log"));
+  BOOST_TEST(paths.WatcherSnapshot() == fs::path("/h/watcher/snapshot"));
 }
 
 BOOST_AUTO_TEST_CASE(a_relative_home_gives_relative_paths_under_it) {
