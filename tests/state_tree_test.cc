@@ -117,7 +117,7 @@ mode_t ModeOf(const fs::path& path) {
 }
 
 // The renames onto ("+file") and removals of ("-file") the files of one
-// directory, in the order the kernel saw them.
+// directory, in the order the kernel saw them; pguard's temp files left out.
 class DirectoryRecorder {
  public:
   explicit DirectoryRecorder(const fs::path& dir)
@@ -139,7 +139,10 @@ class DirectoryRecorder {
       for (char* p = buffer; p < buffer + n;) {
         const auto* event = reinterpret_cast<const inotify_event*>(p);
         const std::string name = event->len > 0 ? event->name : "";
-        events.push_back(((event->mask & IN_DELETE) ? "-" : "+") + name);
+        // Temp files ("FILE.tmp.PID.N") come and go with every write.
+        if (name.find(".tmp.") == std::string::npos) {
+          events.push_back(((event->mask & IN_DELETE) ? "-" : "+") + name);
+        }
         p += sizeof(inotify_event) + event->len;
       }
     }
