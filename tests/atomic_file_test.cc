@@ -591,6 +591,40 @@ BOOST_AUTO_TEST_CASE(a_writer_killed_at_random_leaves_one_whole_content) {
   BOOST_TEST(saw_second > 0);
 }
 
+BOOST_AUTO_TEST_CASE(a_concurrent_reader_sees_whole_contents_and_never_none) {
+  TempDir dir;
+  const fs::path file = dir / "f";
+  const std::string first(50 * 1024, 'a');
+  const std::string second = "short\n";
+  BOOST_REQUIRE(WriteFileAtomic(file, first).ok());
+  const pid_t writer = ::fork();
+  BOOST_REQUIRE(writer >= 0);
+  if (writer == 0) {
+    for (unsigned i = 0;; ++i) {
+      (void)WriteFileAtomic(file, i % 2 == 0 ? second : first);
+    }
+  }
+  int missing = 0, mixed = 0, saw_second = 0;
+  for (int read = 0; read < 5000; ++read) {
+    Result<ReadResult> got = ReadFile(file);
+    if (!got.ok() || got.value().missing) {
+      ++missing;
+      continue;
+    }
+    const std::string& content = got.value().content;
+    if (content == second) {
+      ++saw_second;
+    } else if (content != first) {
+      ++mixed;
+    }
+  }
+  ::kill(writer, SIGKILL);
+  BOOST_REQUIRE(::waitpid(writer, nullptr, 0) == writer);
+  BOOST_TEST(missing == 0);
+  BOOST_TEST(mixed == 0);
+  BOOST_TEST_MESSAGE("5000 reads, " << saw_second << " saw the second content");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace pguard
