@@ -25,6 +25,7 @@ class FileOps {
   virtual ssize_t Write(int fd, const void* data, size_t size);
   virtual int Fsync(int fd);
   virtual int Close(int fd);
+  // Atomically replaces TO with FROM (FROM is gone afterwards).
   virtual int Rename(const char* from, const char* to);
   virtual int Unlink(const char* path);
 };

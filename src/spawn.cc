@@ -133,6 +133,13 @@ void CloseFrom(int first, int keep, int max_fd) {
 
 // Child side: from fork to exec. Only async-signal-safe calls.
 [[noreturn]] void RunChild(ChildPlan& plan, int report_fd) {
+  // First let go of everything inherited (the watcher's lock among them):
+  // a parent that does not wait for the exec may exit meanwhile, and its
+  // lock must not outlive it in this child.
+  report_fd = AboveStdio(report_fd);
+  if (report_fd < 0) ::_exit(127);
+  CloseFrom(STDERR_FILENO + 1, report_fd, plan.max_fd);
+
   // All signals are blocked (inherited from Spawn), so no handler of
   // pguard's can run here. Dispositions go back to default; exec would
   // reset caught ones but keep ignored ones.
@@ -144,8 +151,6 @@ void CloseFrom(int first, int keep, int max_fd) {
     ::sigaction(sig, &default_action, nullptr);
   }
 
-  report_fd = AboveStdio(report_fd);
-  if (report_fd < 0) ::_exit(127);
   if (::setsid() < 0) ChildFail(report_fd, ChildStep::kSetsid, errno);
 
   int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -170,8 +175,8 @@ void CloseFrom(int first, int keep, int max_fd) {
     ChildFail(report_fd, ChildStep::kChdir, errno);
   }
 
-  // Nothing of pguard's may leak into the job: the report pipe is CLOEXEC
-  // and goes away with a successful exec.
+  // The two descriptors opened above are closed too; the report pipe is
+  // CLOEXEC and goes away with a successful exec.
   CloseFrom(STDERR_FILENO + 1, report_fd, plan.max_fd);
 
   sigset_t empty;

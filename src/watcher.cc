@@ -306,6 +306,22 @@ void Watcher::AfterApply(Slot& slot,
   } else {
     slot.deadline = result.value();
   }
+  // An instance we did not spawn (adopted from `starting`, found alive)
+  // still needs a pidfd, or its death would go unseen.
+  const ProcessStatus status = slot.tracked.state.record.status;
+  const auto& identity = slot.tracked.state.identity;
+  if (slot.tracked.pidfd < 0 && identity && !slot.tracked.exit_recorded &&
+      (status == ProcessStatus::kRunning ||
+       status == ProcessStatus::kStarting ||
+       status == ProcessStatus::kStopping)) {
+    slot.tracked.pidfd = OpenPidfd(identity->id.pid);
+    // Checked after opening: the pidfd is then of ours, not of a stranger
+    // that reused the pid.
+    if (slot.tracked.pidfd >= 0 && !IsAlive(identity->id)) {
+      slot.tracked.ClosePidfd();
+      slot.deadline = WallNow();  // its death: look again at once
+    }
+  }
   if (slot.tracked.pidfd != old_pidfd) Track(slot);
   const int report = slot.tracked.exec ? slot.tracked.exec->exec_report : -1;
   if (report >= 0 && report != slot.exec_watched) {
@@ -546,11 +562,10 @@ void Watcher::OnInotify() {
         self_cookie_ = event->cookie;
         continue;
       }
-      if (name != state_file::kWant) continue;
-      if ((event->mask & IN_MOVED_TO) && self_cookie_ != 0 &&
-          event->cookie == self_cookie_) {
-        continue;
-      }
+      // Only a name arriving as `want` is a request: an exchange (see
+      // FileOps::Rename) also moves the old `want` away.
+      if (name != state_file::kWant || !(event->mask & IN_MOVED_TO)) continue;
+      if (self_cookie_ != 0 && event->cookie == self_cookie_) continue;
       if (Slot* slot = FindSlotByWatch(event->wd)) QueueWant(*slot, false);
     }
   }
