@@ -49,11 +49,13 @@ Status RunHook(const HomePaths& paths, const std::string& command,
   request.environ.push_back("PGUARD_EVENT=" + alert.event);
   request.environ.push_back("PGUARD_MESSAGE=" + alert.message);
   request.log_path = paths.WatcherLog();
+  // Neither its exec nor its end is waited for: the watcher reaps it with
+  // the other strays, and a CLI exits long before it matters.
+  request.wait_for_exec = false;
   Result<Spawned> spawned = Spawn(request);
   if (!spawned.ok()) return spawned.error();
-  // Never waited on: the watcher reaps it with the other strays, and a CLI
-  // exits long before it matters.
   if (spawned.value().pidfd >= 0) ::close(spawned.value().pidfd);
+  if (spawned.value().exec_report >= 0) ::close(spawned.value().exec_report);
   return Status::Ok();
 }
 

@@ -79,11 +79,18 @@ void Engine::Journal(const std::string& name, const std::string& event,
 }
 
 Result<std::vector<std::string>> Engine::JobEnvironment(
-    const Entry& entry) const {
-  auto captured = tree_.ReadEnviron(entry.name);
-  if (!captured.ok()) return captured.error();
+    const Entry& entry, Tracked* tracked) const {
+  std::optional<std::vector<std::string>> captured;
+  if (tracked != nullptr && tracked->environ_cache) {
+    captured = *tracked->environ_cache;
+  } else {
+    auto read = tree_.ReadEnviron(entry.name);
+    if (!read.ok()) return read.error();
+    captured = std::move(read.value());
+    if (tracked != nullptr) tracked->environ_cache = captured;
+  }
   std::vector<std::string> env =
-      captured.value() ? *captured.value() : CurrentEnvironment();
+      captured ? std::move(*captured) : CurrentEnvironment();
   for (const auto& [key, value] : entry.env) {
     const std::string prefix = key + "=";
     std::erase_if(env, [&](const std::string& variable) {
@@ -145,7 +152,8 @@ Result<std::optional<double>> Engine::Apply(const Entry& entry,
   for (int round = 0; round < 2 && HasAction(decision, Action::kSpawn);
        ++round) {
     Event result;
-    Result<std::vector<std::string>> env = JobEnvironment(entry);
+    Result<std::vector<std::string>> env =
+        JobEnvironment(entry, async_exec_ ? &tracked : nullptr);
     if (!env.ok()) {
       result = {.kind = EventKind::kSpawnFailed, .reason = env.error().message};
     } else {

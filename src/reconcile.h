@@ -28,6 +28,9 @@ struct Tracked {
   std::string last_spawn_error;  // why the last spawn failed, if it did
   // A spawn whose exec is not confirmed yet (async mode): its start report.
   std::optional<Spawned> exec;
+  // The captured environment as last read (the watcher keeps it across
+  // restarts and drops it when `environ` is replaced).
+  std::optional<std::optional<std::vector<std::string>>> environ_cache;
 
   void ClosePidfd();
   // Closes the pidfd and a pending start report.
@@ -76,7 +79,9 @@ class Engine {
 
   // The environment a (re)start of NAME gets: the captured one (or this
   // process's when none was captured) plus the entry's `env`.
-  Result<std::vector<std::string>> JobEnvironment(const Entry& entry) const;
+  // TRACKED's cached copy of the captured one is used when it has one.
+  Result<std::vector<std::string>> JobEnvironment(
+      const Entry& entry, Tracked* tracked = nullptr) const;
 
   // Journals an event that is not a policy transition (adopted,
   // watcher-started).

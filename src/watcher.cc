@@ -564,6 +564,12 @@ void Watcher::OnInotify() {
       }
       // Only a name arriving as `want` is a request: an exchange (see
       // FileOps::Rename) also moves the old `want` away.
+      if (name == state_file::kEnviron && (event->mask & IN_MOVED_TO)) {
+        if (Slot* slot = FindSlotByWatch(event->wd)) {
+          slot->tracked.environ_cache.reset();  // re-registered
+        }
+        continue;
+      }
       if (name != state_file::kWant || !(event->mask & IN_MOVED_TO)) continue;
       if (self_cookie_ != 0 && event->cookie == self_cookie_) continue;
       if (Slot* slot = FindSlotByWatch(event->wd)) QueueWant(*slot, false);
