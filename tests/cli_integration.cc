@@ -1067,6 +1067,8 @@ BOOST_AUTO_TEST_CASE(
   }
   BOOST_TEST(WaitFor([&] { return !ReadText(starts).empty(); }));
   BOOST_TEST(SplitLines(ReadText(starts)).size() == 1u, ReadText(starts));
+  // The journal line follows the status (the commit point) by a moment.
+  BOOST_TEST(WaitFor([&] { return StartedEvents(tenv, "svc") >= 1u; }));
   BOOST_TEST(StartedEvents(tenv, "svc") == 1u);
   size_t watchers = 0;
   for (pid_t pid : tenv.TaggedProcesses()) {
