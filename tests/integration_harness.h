@@ -50,9 +50,9 @@ inline std::string Trimmed(std::string text) {
 }
 
 // Polls PREDICATE every 2 ms until it holds or TIMEOUT passes.
-inline bool WaitFor(const std::function<bool()>& predicate,
-                    std::chrono::milliseconds timeout =
-                        std::chrono::milliseconds(10000)) {
+inline bool WaitFor(
+    const std::function<bool()>& predicate,
+    std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (predicate()) return true;
@@ -86,9 +86,9 @@ class TempHome {
 
   ~TempHome() {
     const std::vector<pid_t> survivors = KillEverything();
-    BOOST_CHECK_MESSAGE(survivors.empty(),
-                        "processes survived teardown: " +
-                            std::to_string(survivors.size()));
+    BOOST_CHECK_MESSAGE(
+        survivors.empty(),
+        "processes survived teardown: " + std::to_string(survivors.size()));
     std::error_code ec;
     fs::remove_all(root_, ec);
   }
@@ -137,10 +137,9 @@ class TempHome {
   // Direct mode (no watcher) for every later Run.
   void SetNoWatcher(bool value) { no_watcher_ = value; }
 
-  static RunResult Exec(const std::vector<std::string>& argv,
-                        const std::vector<std::string>& env,
-                        std::chrono::seconds timeout =
-                            std::chrono::seconds(60)) {
+  static RunResult Exec(
+      const std::vector<std::string>& argv, const std::vector<std::string>& env,
+      std::chrono::seconds timeout = std::chrono::seconds(60)) {
     int out_pipe[2], err_pipe[2];
     BOOST_REQUIRE(::pipe2(out_pipe, O_CLOEXEC) == 0);
     BOOST_REQUIRE(::pipe2(err_pipe, O_CLOEXEC) == 0);
