@@ -204,6 +204,17 @@ void Watcher::LoadRegistryFile() {
       AddSlot(entry);
     }
   }
+  // Each running job holds a pidfd (and, while it starts, a pipe): say so
+  // plainly when the descriptor limit cannot hold them all.
+  rlimit limit{};
+  const rlim_t needed = 2 * static_cast<rlim_t>(registry_.entries.size()) + 64;
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < needed) {
+    Log("RLIMIT_NOFILE is %llu but %zu processes may need %llu descriptors; "
+        "deaths past the limit are seen only as SIGCHLD (raise the hard "
+        "limit)",
+        static_cast<unsigned long long>(limit.rlim_cur),
+        registry_.entries.size(), static_cast<unsigned long long>(needed));
+  }
   Status swept = engine_.Sweep(registry_);
   if (!swept.ok()) Log("%s", swept.error().message.c_str());
 }
