@@ -21,6 +21,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "alerts.h"
@@ -238,6 +239,38 @@ int PrintHelp(const std::string& synopsis,
   return 0;
 }
 
+// The words a command takes after its options: at most MAX_OPERANDS of
+// them (-1: any number).
+struct CommandForm {
+  std::string synopsis;
+  int max_operands = 0;
+  const char* notes = nullptr;
+};
+
+// Parses a command's options and operands. Returns the options, or the
+// exit code when nothing is left to do: 0 once --help is printed, 2 once
+// a usage error is.
+std::variant<po::variables_map, int> ParseCommand(
+    const Context& ctx, const po::options_description& options,
+    const CommandForm& form) {
+  if (WantsHelp(ctx)) return PrintHelp(form.synopsis, options, form.notes);
+  po::options_description all;
+  all.add(options);
+  po::positional_options_description positional;
+  if (form.max_operands != 0) {
+    all.add_options()("operands", po::value<std::vector<std::string>>());
+    positional.add("operands", form.max_operands);
+  }
+  Result<po::variables_map> parsed = ParseOptions(ctx, all, positional);
+  if (!parsed.ok()) return Fail(parsed.error(), true);
+  return std::move(parsed.value());
+}
+
+std::vector<std::string> Operands(const po::variables_map& vm) {
+  if (!vm.count("operands")) return {};
+  return vm["operands"].as<std::vector<std::string>>();
+}
+
 // ---- register / unregister -------------------------------------------
 
 double ParseNumber(const std::string& text, const std::string& what) {
@@ -276,22 +309,11 @@ int CmdRegister(Context& ctx) {
       ("stop-timeout", po::value<std::string>()->value_name("SECONDS"),
        "seconds before KILL (default 10)")  //
       ("help,h", "show this help");
-  po::options_description hidden;
-  hidden.add_options()("positional", po::value<std::vector<std::string>>());
-  po::options_description all;
-  all.add(options).add(hidden);
-  po::positional_options_description positional;
-  positional.add("positional", -1);
-  if (WantsHelp(ctx)) {
-    return PrintHelp("register NAME COMMAND [DURATION_MIN] [options]", options);
-  }
-  Result<po::variables_map> parsed = ParseOptions(ctx, all, positional);
-  if (!parsed.ok()) return Fail(parsed.error(), true);
-  const po::variables_map& vm = parsed.value();
-  std::vector<std::string> args;
-  if (vm.count("positional")) {
-    args = vm["positional"].as<std::vector<std::string>>();
-  }
+  auto parsed = ParseCommand(
+      ctx, options, {"register NAME COMMAND [DURATION_MIN] [options]", -1});
+  if (const int* code = std::get_if<int>(&parsed)) return *code;
+  const po::variables_map& vm = std::get<po::variables_map>(parsed);
+  const std::vector<std::string> args = Operands(vm);
   if (args.empty()) return Fail(Usage("register: missing NAME"), true);
   const std::string name = args[0];
   if (Status s = CheckNames({name}); !s.ok()) return Fail(s.error(), true);
@@ -722,22 +744,14 @@ int CmdLifecycle(Context& ctx, Verb verb) {
         "then wait S seconds; exit 1 if the process died meanwhile");
   }
   options.add_options()("help,h", "show this help");
-  po::options_description hidden;
-  hidden.add_options()("names", po::value<std::vector<std::string>>());
-  po::options_description all;
-  all.add(options).add(hidden);
-  po::positional_options_description positional;
-  positional.add("names", -1);
-  if (WantsHelp(ctx)) {
-    return PrintHelp(std::string(VerbName(verb)) + " NAME...|--all" +
-                         (verb == Verb::kStop ? "" : " [--wait SECONDS]"),
-                     options);
-  }
-  Result<po::variables_map> parsed = ParseOptions(ctx, all, positional);
-  if (!parsed.ok()) return Fail(parsed.error(), true);
-  const po::variables_map& vm = parsed.value();
-  std::vector<std::string> names;
-  if (vm.count("names")) names = vm["names"].as<std::vector<std::string>>();
+  auto parsed =
+      ParseCommand(ctx, options,
+                   {std::string(VerbName(verb)) + " NAME...|--all" +
+                        (verb == Verb::kStop ? "" : " [--wait SECONDS]"),
+                    -1});
+  if (const int* code = std::get_if<int>(&parsed)) return *code;
+  const po::variables_map& vm = std::get<po::variables_map>(parsed);
+  const std::vector<std::string> names = Operands(vm);
   const bool every = vm.count("all") > 0;
   if (names.empty() && !every) {
     return Fail(Usage(std::string(VerbName(verb)) + ": missing NAME or --all"),
@@ -825,22 +839,14 @@ int CmdStatus(Context& ctx) {
   po::options_description options("status options");
   options.add_options()("json", "print a JSON array")("help,h",
                                                       "show this help");
-  po::options_description hidden;
-  hidden.add_options()("name", po::value<std::string>());
-  po::options_description all;
-  all.add(options).add(hidden);
-  po::positional_options_description positional;
-  positional.add("name", 1);
-  if (WantsHelp(ctx)) {
-    return PrintHelp("status [NAME] [--json]", options,
-                     "exit status: 0; with NAME: 0 running, 3 not running, "
-                     "4 unknown NAME\n");
-  }
-  Result<po::variables_map> parsed = ParseOptions(ctx, all, positional);
-  if (!parsed.ok()) return Fail(parsed.error(), true);
-  const po::variables_map& vm = parsed.value();
+  auto parsed = ParseCommand(ctx, options,
+                             {"status [NAME] [--json]", 1,
+                              "exit status: 0; with NAME: 0 running, 3 not "
+                              "running, 4 unknown NAME\n"});
+  if (const int* code = std::get_if<int>(&parsed)) return *code;
+  const po::variables_map& vm = std::get<po::variables_map>(parsed);
   std::optional<std::string> name;
-  if (vm.count("name")) name = vm["name"].as<std::string>();
+  if (!Operands(vm).empty()) name = Operands(vm)[0];
   if (name) {
     if (Status s = CheckNames({*name}); !s.ok()) return Fail(s.error(), true);
   }
@@ -966,10 +972,8 @@ int CmdStatus(Context& ctx) {
 int CmdHealthcheck(Context& ctx) {
   po::options_description options("healthcheck options");
   options.add_options()("help,h", "show this help");
-  if (WantsHelp(ctx)) return PrintHelp("healthcheck", options);
-  Result<po::variables_map> parsed =
-      ParseOptions(ctx, options, po::positional_options_description());
-  if (!parsed.ok()) return Fail(parsed.error(), true);
+  auto parsed = ParseCommand(ctx, options, {"healthcheck"});
+  if (const int* code = std::get_if<int>(&parsed)) return *code;
   if (Status s = LoadHome(ctx); !s.ok()) return Fail(s.error());
   if (Status s = LoadConfigInto(ctx); !s.ok()) return Fail(s.error());
   if (Status s = LoadRegistryInto(ctx); !s.ok()) return Fail(s.error());
@@ -1064,18 +1068,11 @@ int CmdLogs(Context& ctx) {
                         po::value<int>()->default_value(10)->value_name("N"),
                         "how many lines")("follow,f", "then follow the log")(
       "help,h", "show this help");
-  po::options_description hidden;
-  hidden.add_options()("name", po::value<std::string>());
-  po::options_description all;
-  all.add(options).add(hidden);
-  po::positional_options_description positional;
-  positional.add("name", 1);
-  if (WantsHelp(ctx)) return PrintHelp("logs NAME [-n N] [-f]", options);
-  Result<po::variables_map> parsed = ParseOptions(ctx, all, positional);
-  if (!parsed.ok()) return Fail(parsed.error(), true);
-  const po::variables_map& vm = parsed.value();
-  if (!vm.count("name")) return Fail(Usage("logs: missing NAME"), true);
-  const std::string name = vm["name"].as<std::string>();
+  auto parsed = ParseCommand(ctx, options, {"logs NAME [-n N] [-f]", 1});
+  if (const int* code = std::get_if<int>(&parsed)) return *code;
+  const po::variables_map& vm = std::get<po::variables_map>(parsed);
+  if (Operands(vm).empty()) return Fail(Usage("logs: missing NAME"), true);
+  const std::string name = Operands(vm)[0];
   if (Status s = CheckNames({name}); !s.ok()) return Fail(s.error(), true);
   const int lines = vm["lines"].as<int>();
   if (lines < 0) return Fail(Usage("logs: -n must be >= 0"), true);
@@ -1103,13 +1100,12 @@ int CmdAlerts(Context& ctx) {
   po::options_description options("alerts options");
   options.add_options()("clear", "then mark them read")("help,h",
                                                         "show this help");
-  if (WantsHelp(ctx)) return PrintHelp("alerts [--clear]", options);
-  Result<po::variables_map> parsed =
-      ParseOptions(ctx, options, po::positional_options_description());
-  if (!parsed.ok()) return Fail(parsed.error(), true);
+  auto parsed = ParseCommand(ctx, options, {"alerts [--clear]"});
+  if (const int* code = std::get_if<int>(&parsed)) return *code;
+  const po::variables_map& vm = std::get<po::variables_map>(parsed);
   if (Status s = LoadHome(ctx); !s.ok()) return Fail(s.error());
   if (Status s = LoadConfigInto(ctx); !s.ok()) return Fail(s.error());
-  Result<std::string> text = parsed.value().count("clear")
+  Result<std::string> text = vm.count("clear")
                                  ? TakeAlerts(*ctx.paths, *ctx.config)
                                  : ReadAlerts(*ctx.paths, *ctx.config);
   if (!text.ok()) return Fail(text.error());
@@ -1122,19 +1118,12 @@ int CmdAlerts(Context& ctx) {
 int CmdUnregister(Context& ctx) {
   po::options_description options("unregister options");
   options.add_options()("help,h", "show this help");
-  po::options_description hidden;
-  hidden.add_options()("name", po::value<std::string>());
-  po::options_description all;
-  all.add(options).add(hidden);
-  po::positional_options_description positional;
-  positional.add("name", 1);
-  if (WantsHelp(ctx)) return PrintHelp("unregister NAME", options);
-  Result<po::variables_map> parsed = ParseOptions(ctx, all, positional);
-  if (!parsed.ok()) return Fail(parsed.error(), true);
-  if (!parsed.value().count("name")) {
-    return Fail(Usage("unregister: missing NAME"), true);
-  }
-  const std::string name = parsed.value()["name"].as<std::string>();
+  auto parsed = ParseCommand(ctx, options, {"unregister NAME", 1});
+  if (const int* code = std::get_if<int>(&parsed)) return *code;
+  const std::vector<std::string> operands =
+      Operands(std::get<po::variables_map>(parsed));
+  if (operands.empty()) return Fail(Usage("unregister: missing NAME"), true);
+  const std::string name = operands[0];
   if (Status s = CheckNames({name}); !s.ok()) return Fail(s.error(), true);
   if (Status s = LoadHome(ctx); !s.ok()) return Fail(s.error());
   if (Status s = LoadConfigInto(ctx); !s.ok()) return Fail(s.error());
@@ -1171,10 +1160,8 @@ int CmdUnregister(Context& ctx) {
 int CmdWatch(Context& ctx) {
   po::options_description options("watch options");
   options.add_options()("help,h", "show this help");
-  if (WantsHelp(ctx)) return PrintHelp("watch", options);
-  Result<po::variables_map> parsed =
-      ParseOptions(ctx, options, po::positional_options_description());
-  if (!parsed.ok()) return Fail(parsed.error(), true);
+  auto parsed = ParseCommand(ctx, options, {"watch"});
+  if (const int* code = std::get_if<int>(&parsed)) return *code;
   if (Status s = LoadHome(ctx); !s.ok()) return Fail(s.error());
   Result<int> code = RunWatcher(*ctx.paths);
   if (!code.ok()) return Fail(code.error());
@@ -1187,16 +1174,14 @@ int CmdCron(Context& ctx, bool install) {
   po::options_description options(install ? "install-cron options"
                                           : "uninstall-cron options");
   options.add_options()("help,h", "show this help");
-  if (WantsHelp(ctx)) {
-    return PrintHelp(install ? "install-cron" : "uninstall-cron", options,
-                     install ? "adds a healthcheck every minute and at boot "
-                               "for this home to the user's crontab\n"
-                             : "removes pguard's lines (for every home) "
-                               "from the user's crontab\n");
-  }
-  Result<po::variables_map> parsed =
-      ParseOptions(ctx, options, po::positional_options_description());
-  if (!parsed.ok()) return Fail(parsed.error(), true);
+  auto parsed = ParseCommand(
+      ctx, options,
+      {install ? "install-cron" : "uninstall-cron", 0,
+       install ? "adds a healthcheck every minute and at boot for this home "
+                 "to the user's crontab\n"
+               : "removes pguard's lines (for every home) from the user's "
+                 "crontab\n"});
+  if (const int* code = std::get_if<int>(&parsed)) return *code;
   if (!install) {
     if (Status s = UninstallCron(); !s.ok()) return Fail(s.error());
     std::printf("removed pguard's lines from the crontab\n");
