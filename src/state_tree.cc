@@ -138,59 +138,39 @@ Result<ProcessState> StateTree::Read(const std::string& name) const {
     if (auto parsed = ParseWant(*want.value())) state.record.want = *parsed;
   }
 
-  auto pid = read(state_file::kPid);
-  if (!pid.ok()) return pid.error();
-  if (pid.value()) {
-    auto parsed = ParseInt<pid_t>(*pid.value());
-    if (!parsed || *parsed <= 0) {
-      return Garbage(paths_.StateFile(name, state_file::kPid), "a pid",
-                     *pid.value());
-    }
-    state.pid = *parsed;
-  }
-
-  auto restarts = read(state_file::kRestarts);
-  if (!restarts.ok()) return restarts.error();
-  if (restarts.value()) {
-    auto parsed = ParseInt<int>(*restarts.value());
-    if (!parsed || *parsed < 0) {
-      return Garbage(paths_.StateFile(name, state_file::kRestarts),
-                     "a non-negative integer", *restarts.value());
-    }
-    state.record.restarts = *parsed;
-  }
-
-  auto suppressed = read(state_file::kSuppressed);
-  if (!suppressed.ok()) return suppressed.error();
-  if (suppressed.value()) {
-    auto parsed = ParseInt<int>(*suppressed.value());
-    if (!parsed || *parsed < 0) {
-      return Garbage(paths_.StateFile(name, state_file::kSuppressed),
-                     "a non-negative integer", *suppressed.value());
-    }
-    state.record.suppressed = *parsed;
-  }
-
-  auto last_alert = read(state_file::kLastAlert);
-  if (!last_alert.ok()) return last_alert.error();
-  if (last_alert.value()) {
-    auto parsed = ParseDouble(*last_alert.value());
+  // Reads FILE and, when it holds a value, parses it into OUT; a value
+  // that does not parse is an error naming the file and what it expected.
+  auto field = [&](std::string_view file, std::string_view expected, auto parse,
+                   auto& out) -> Status {
+    auto text = read(file);
+    if (!text.ok()) return text.error();
+    if (!text.value() || text.value()->empty()) return Status::Ok();
+    auto parsed = parse(*text.value());
     if (!parsed) {
-      return Garbage(paths_.StateFile(name, state_file::kLastAlert),
-                     "epoch seconds", *last_alert.value());
+      return Garbage(paths_.StateFile(name, file), expected, *text.value());
     }
-    state.record.last_alert = *parsed;
-  }
-
-  auto stop_since = read(state_file::kStopSince);
-  if (!stop_since.ok()) return stop_since.error();
-  if (stop_since.value() && !stop_since.value()->empty()) {
-    auto parsed = ParseDouble(*stop_since.value());
-    if (!parsed) {
-      return Garbage(paths_.StateFile(name, state_file::kStopSince),
-                     "epoch seconds", *stop_since.value());
-    }
-    state.record.stop_since = *parsed;
+    out = *parsed;
+    return Status::Ok();
+  };
+  auto positive_pid = [](std::string_view text) {
+    auto pid = ParseInt<pid_t>(text);
+    return pid && *pid > 0 ? pid : std::nullopt;
+  };
+  auto count = [](std::string_view text) {
+    auto value = ParseInt<int>(text);
+    return value && *value >= 0 ? value : std::nullopt;
+  };
+  for (const Status& parsed :
+       {field(state_file::kPid, "a pid", positive_pid, state.pid),
+        field(state_file::kRestarts, "a non-negative integer", count,
+              state.record.restarts),
+        field(state_file::kSuppressed, "a non-negative integer", count,
+              state.record.suppressed),
+        field(state_file::kLastAlert, "epoch seconds", ParseDouble,
+              state.record.last_alert),
+        field(state_file::kStopSince, "epoch seconds", ParseDouble,
+              state.record.stop_since)}) {
+    if (!parsed.ok()) return parsed.error();
   }
 
   auto last_exit = read(state_file::kLastExit);
