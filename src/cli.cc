@@ -561,6 +561,8 @@ int WatcherLifecycle(Context& ctx, Verb verb, std::vector<Target>& targets,
   // The watcher answers every request by rewriting `status` (its commit
   // point), even when nothing changes; until that rename, what the files
   // say predates the request.
+  // A watcher starting thousands takes its time; give each one a little.
+  bound += 0.005 * static_cast<double>(targets.size());
   const double deadline = SteadyNow() + bound;
   // Look at a target again only when its status was renamed (or when the
   // watch cannot tell): `start --all` of a thousand must not be quadratic.

@@ -13,7 +13,7 @@ Error SystemError(std::string_view verb, std::string_view path, int err) {
   }
   message += ": ";
   message += std::strerror(err);
-  return Error{ErrorKind::kFailure, std::move(message)};
+  return Error{ErrorKind::kFailure, std::move(message), err};
 }
 
 }  // namespace pguard

@@ -24,6 +24,7 @@ enum class ErrorKind {
 struct Error {
   ErrorKind kind = ErrorKind::kFailure;
   std::string message;  // one line, without the "pguard: error: " prefix
+  int sys_errno = 0;    // the errno of a failed system call, if any
 };
 
 // "unable to VERB PATH: strerror(err)".

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 
 #include "alerts.h"
 #include "events.h"
@@ -87,7 +88,27 @@ Result<std::vector<std::string>> Engine::JobEnvironment(
     auto read = tree_.ReadEnviron(entry.name);
     if (!read.ok()) return read.error();
     captured = std::move(read.value());
-    if (tracked != nullptr) tracked->environ_cache = captured;
+    if (tracked != nullptr) {
+      std::string key = captured ? "1" : "0";
+      for (const std::string& variable :
+           captured.value_or(std::vector<std::string>{})) {
+        key += variable;
+        key += '\0';
+      }
+      if (environ_pool_.size() > 64) {
+        std::erase_if(environ_pool_,
+                      [](const auto& item) { return item.second.expired(); });
+      }
+      auto& pooled = environ_pool_[key];
+      auto shared = pooled.lock();
+      if (!shared) {
+        shared =
+            std::make_shared<const std::optional<std::vector<std::string>>>(
+                captured);
+        pooled = shared;
+      }
+      tracked->environ_cache = std::move(shared);
+    }
   }
   std::vector<std::string> env =
       captured ? std::move(*captured) : CurrentEnvironment();
@@ -113,6 +134,19 @@ std::string DefaultDirectory(const std::vector<std::string>& env) {
     if (fs::is_directory(dir, ec)) return dir;
   }
   return "/";
+}
+
+// A spawn that failed for want of a resource that comes back.
+bool IsTransient(const Error& error) {
+  switch (error.sys_errno) {
+    case EMFILE:
+    case ENFILE:
+    case EAGAIN:
+    case ENOMEM:
+      return true;
+    default:
+      return false;
+  }
 }
 
 bool HasAction(const Decision& decision, Action action) {
@@ -146,6 +180,7 @@ Result<std::optional<double>> Engine::Apply(const Entry& entry,
   }
   std::vector<AlertRequest> alerts;
   if (decision.alert) alerts.push_back(*decision.alert);
+  std::optional<double> retry_at;
 
   // Spawn before writing anything: a restart's latency is the time from
   // the death to the exec, and the state files can follow it.
@@ -189,6 +224,14 @@ Result<std::optional<double>> Engine::Apply(const Entry& entry,
         }
         result = {.kind = EventKind::kSpawned,
                   .started_at = spawned.value().started_at};
+      } else if (IsTransient(spawned.error())) {
+        // Out of descriptors, processes or memory for now: not the job's
+        // fault. Stay `starting` with no instance; the next check spawns
+        // again (the policy's interrupted-spawn path).
+        Warn(Status(spawned.error()));
+        tracked.state.identity.reset();
+        retry_at = now + 1;
+        break;
       } else {
         tracked.last_spawn_error = spawned.error().message;
         result = {.kind = EventKind::kSpawnFailed,
@@ -250,6 +293,7 @@ Result<std::optional<double>> Engine::Apply(const Entry& entry,
       if (kill) Warn(SignalGroup(id.pid, SIGKILL));
     }
   }
+  if (retry_at) return retry_at;
   return decision.deadline;
 }
 

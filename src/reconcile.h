@@ -4,6 +4,8 @@
 // the watcher; they differ only in where events come from.
 #pragma once
 
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,8 +31,9 @@ struct Tracked {
   // A spawn whose exec is not confirmed yet (async mode): its start report.
   std::optional<Spawned> exec;
   // The captured environment as last read (the watcher keeps it across
-  // restarts and drops it when `environ` is replaced).
-  std::optional<std::optional<std::vector<std::string>>> environ_cache;
+  // restarts and drops it when `environ` is replaced); shared by every job
+  // captured with the same one. Null: not read yet.
+  std::shared_ptr<const std::optional<std::vector<std::string>>> environ_cache;
 
   void ClosePidfd();
   // Closes the pidfd and a pending start report.
@@ -101,6 +104,11 @@ class Engine {
   StateTree tree_;
   std::vector<Error> warnings_;
   bool async_exec_ = false;
+  // Environments by content: a thousand jobs registered from one shell
+  // share one copy (about 5 KiB each otherwise).
+  mutable std::map<std::string,
+                   std::weak_ptr<const std::optional<std::vector<std::string>>>>
+      environ_pool_;
   GroupCensus* census_ = nullptr;
 };
 

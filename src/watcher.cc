@@ -44,6 +44,10 @@ constexpr uint64_t kFirstSlot = 16;
 // Set on the tag of a slot's start report (a pending exec), not its pidfd.
 constexpr uint64_t kExecTagBit = uint64_t{1} << 63;
 
+// Starts whose exec is unconfirmed hold two descriptors each; past this
+// many, requests wait for confirmations (10,000 starts must not run out).
+constexpr size_t kMaxPendingExecs = 256;
+
 // Seconds between two size checks of the logs while jobs write to them.
 constexpr double kLogCheckInterval = 1.0;
 
@@ -136,7 +140,9 @@ class Watcher {
   std::optional<double> log_check_at_;
   std::optional<double> armed_;
   bool snapshot_dirty_ = true;
-  std::deque<uint64_t> pending_wants_;  // slot ids with a want to serve
+  std::deque<uint64_t> pending_wants_;     // slot ids with a want to serve
+  std::deque<uint64_t> pending_observes_;  // new slots to look at once
+  size_t execs_pending_ = 0;  // slots whose start report is in the set
   uint32_t self_cookie_ = 0;  // rename cookie of our own last want write
 };
 
@@ -207,8 +213,15 @@ void Watcher::LoadRegistryFile() {
   // Each running job holds a pidfd (and, while it starts, a pipe): say so
   // plainly when the descriptor limit cannot hold them all.
   rlimit limit{};
-  const rlim_t needed = 2 * static_cast<rlim_t>(registry_.entries.size()) + 64;
+  const rlim_t needed =
+      static_cast<rlim_t>(registry_.entries.size()) + kMaxPendingExecs + 64;
   if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < needed) {
+    // Root may raise the hard limit too (up to fs.nr_open).
+    rlimit raised{.rlim_cur = needed,
+                  .rlim_max = std::max(needed, limit.rlim_max)};
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  if (limit.rlim_cur < needed) {
     Log("RLIMIT_NOFILE is %llu but %zu processes may need %llu descriptors; "
         "deaths past the limit are seen only as SIGCHLD (raise the hard "
         "limit)",
@@ -264,7 +277,9 @@ void Watcher::AddSlot(const Entry& entry) {
     engine_.Journal(entry.name, "adopted", identity->id.pid, "", WallNow());
     Track(ref);
   }
-  Observe(ref);
+  // Looked at in turns, like requests: a registry of 10,000 that should
+  // all be up must not start 10,000 at once.
+  pending_observes_.push_back(ref.id);
 }
 
 void Watcher::RemoveSlot(const std::string& name) {
@@ -277,6 +292,7 @@ void Watcher::RemoveSlot(const std::string& name) {
     ::inotify_rm_watch(inotify_, slot.state_watch);
     slots_by_watch_.erase(slot.state_watch);
   }
+  if (slot.exec_watched >= 0) --execs_pending_;
   auto by_pid = slots_by_pid_.find(slot.indexed_pid);
   if (by_pid != slots_by_pid_.end() && by_pid->second == &slot) {
     slots_by_pid_.erase(by_pid);
@@ -335,6 +351,13 @@ void Watcher::AfterApply(Slot& slot,
   }
   if (slot.tracked.pidfd != old_pidfd) Track(slot);
   const int report = slot.tracked.exec ? slot.tracked.exec->exec_report : -1;
+  if ((slot.exec_watched >= 0) != (report >= 0)) {
+    if (report >= 0) {
+      ++execs_pending_;
+    } else {
+      --execs_pending_;
+    }
+  }
   if (report >= 0 && report != slot.exec_watched) {
     epoll_event event{.events = EPOLLIN,
                       .data = {.u64 = slot.id | kExecTagBit}};
@@ -611,7 +634,16 @@ void Watcher::QueueWant(Slot& slot, bool verify_only) {
 // otherwise overflow the queue, and a death must not wait behind them.
 void Watcher::ServeWants() {
   constexpr int kWantsPerTurn = 16;
-  for (int served = 0; served < kWantsPerTurn && !pending_wants_.empty();
+  for (int served = 0; served < kWantsPerTurn && !pending_observes_.empty() &&
+                       execs_pending_ < kMaxPendingExecs;
+       ++served) {
+    const uint64_t id = pending_observes_.front();
+    pending_observes_.pop_front();
+    auto it = slots_by_id_.find(id);
+    if (it != slots_by_id_.end()) Observe(*it->second);
+  }
+  for (int served = 0; served < kWantsPerTurn && !pending_wants_.empty() &&
+                       execs_pending_ < kMaxPendingExecs;
        ++served) {
     const uint64_t id = pending_wants_.front();
     pending_wants_.pop_front();
@@ -755,8 +787,9 @@ Result<int> Watcher::Run() {
   while (!stop) {
     ArmTimer();
     // Pending requests are served between polls that do not block.
-    const int n =
-        ::epoll_wait(epoll_, events, 64, pending_wants_.empty() ? -1 : 0);
+    const bool more = (!pending_wants_.empty() || !pending_observes_.empty()) &&
+                      execs_pending_ < kMaxPendingExecs;
+    const int n = ::epoll_wait(epoll_, events, 64, more ? 0 : -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       Log("epoll_wait: %s (retrying)", std::strerror(errno));
@@ -783,7 +816,10 @@ Result<int> Watcher::Run() {
     engine_.set_census(nullptr);
     // Written once the burst is served: a thousand starts would otherwise
     // rewrite it sixty times over.
-    if (snapshot_dirty_ && pending_wants_.empty()) WriteSnapshot();
+    if (snapshot_dirty_ && pending_wants_.empty() &&
+        pending_observes_.empty()) {
+      WriteSnapshot();
+    }
   }
   Log("stopping on signal; %zu processes keep running", slots_.size());
   return 0;
