@@ -39,6 +39,18 @@ FileOps& RealFileOps() {
 }
 
 namespace {
+// The umask RememberUmask read; -1 when unknown.
+int g_known_umask = -1;
+}  // namespace
+
+void RememberUmask() {
+  // umask(2) can only be read by setting it: put it straight back.
+  const mode_t mask = ::umask(022);
+  ::umask(mask);
+  g_known_umask = static_cast<int>(mask);
+}
+
+namespace {
 
 // Temp names are unique per process and call, so concurrent writers (two
 // CLIs, a CLI and the watcher) never share one.
@@ -70,7 +82,10 @@ Status WriteFileAtomic(const fs::path& path, std::string_view content,
                     options.mode);
   if (fd < 0) return SystemError("create", temp);
   // open() applies the umask; the mode must be exact (0600 private files).
-  if (::fchmod(fd, options.mode) != 0) {
+  const bool umask_harmless =
+      g_known_umask >= 0 &&
+      (options.mode & static_cast<mode_t>(g_known_umask)) == 0;
+  if (!umask_harmless && ::fchmod(fd, options.mode) != 0) {
     Status status = SystemError("chmod", temp);
     ops.Close(fd);
     ops.Unlink(temp.c_str());

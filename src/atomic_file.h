@@ -32,6 +32,11 @@ class FileOps {
 
 FileOps& RealFileOps();
 
+// Reads the process umask and remembers it, so that writes whose mode it
+// cannot change skip the fchmod. For a process that never changes its
+// umask afterwards (the watcher; its jobs inherit the umask unchanged).
+void RememberUmask();
+
 struct WriteOptions {
   bool durable = false;  // fsync the file and its directory
   mode_t mode = 0644;

@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <climits>
 #include <cmath>
+#include <cstring>
 #include <string_view>
 
 namespace pguard {
@@ -132,6 +133,37 @@ void CloseFrom(int first, int keep, int max_fd) {
 }
 
 // Child side: from fork to exec. Only async-signal-safe calls.
+// Child side: the SigIgn mask of /proc/self/status (bit N-1 for signal
+// N), or every bit when it cannot be read. No allocation.
+uint64_t IgnoredSignals() {
+  char buffer[4096];
+  const int fd = ::open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ~uint64_t{0};
+  const ssize_t n = ::read(fd, buffer, sizeof buffer - 1);
+  ::close(fd);
+  if (n <= 0) return ~uint64_t{0};
+  buffer[n] = '\0';
+  const char* line = std::strstr(buffer, "\nSigIgn:");
+  if (line == nullptr) return ~uint64_t{0};
+  const char* p = line + 8;
+  while (*p == ' ' || *p == '\t') ++p;
+  uint64_t mask = 0;
+  int digits = 0;
+  for (; digits < 16; ++p, ++digits) {
+    const char c = *p;
+    int value;
+    if (c >= '0' && c <= '9') {
+      value = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      value = c - 'a' + 10;
+    } else {
+      break;
+    }
+    mask = (mask << 4) | static_cast<uint64_t>(value);
+  }
+  return digits == 16 ? mask : ~uint64_t{0};
+}
+
 [[noreturn]] void RunChild(ChildPlan& plan, int report_fd) {
   // First let go of everything inherited (the watcher's lock among them):
   // a parent that does not wait for the exec may exit meanwhile, and its
@@ -146,7 +178,12 @@ void CloseFrom(int first, int keep, int max_fd) {
   struct sigaction default_action = {};
   default_action.sa_handler = SIG_DFL;
   sigemptyset(&default_action.sa_mask);
-  for (int sig = 1; sig < NSIG; ++sig) {
+  // Only ignored signals survive exec: reset those (SigIgn in
+  // /proc/self/status), not all 64, on the restart path. Every signal when
+  // that cannot be read.
+  const uint64_t ignored = IgnoredSignals();
+  for (int sig = 1; sig < NSIG && sig <= 64; ++sig) {
+    if ((ignored & (uint64_t{1} << (sig - 1))) == 0) continue;
     // KILL and STOP cannot be changed, 32 and 33 belong to glibc: EINVAL.
     ::sigaction(sig, &default_action, nullptr);
   }
@@ -280,7 +317,7 @@ Result<Spawned> Spawn(const SpawnRequest& request) {
   sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &saved);
   const double started_at = WallNow();
-  const pid_t pid = ::fork();
+  const pid_t pid = ::vfork();
   if (pid == 0) RunChild(plan, report[1]);
   int fork_errno = errno;
   ::pthread_sigmask(SIG_SETMASK, &saved, nullptr);

@@ -728,6 +728,8 @@ Status Watcher::Setup() {
   }
   // A job writing to a closed pipe must not kill us through our output.
   ::signal(SIGPIPE, SIG_IGN);
+  // Known from here on: most writes then need no fchmod.
+  RememberUmask();
   signal_fd_ = ::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   if (signal_fd_ < 0) return SystemError("create", "signalfd");
   inotify_ = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);

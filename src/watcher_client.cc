@@ -13,11 +13,22 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "atomic_file.h"
 #include "home.h"
 #include "log_file.h"
 #include "spawn.h"
 
 namespace pguard {
+
+namespace {
+
+// The content of watcher/pid ("" when missing or unreadable).
+std::string ReadWatcherPid(const HomePaths& paths) {
+  Result<ReadResult> text = ReadFile(paths.WatcherPid());
+  return text.ok() ? text.value().content : std::string();
+}
+
+}  // namespace
 
 bool WatcherAlive(const HomePaths& paths) {
   Result<FileLock> lock = FileLock::TryAcquire(paths.WatcherLock());
@@ -28,6 +39,7 @@ Status EnsureWatcher(const HomePaths& paths) {
   const char* off = std::getenv("PGUARD_NO_WATCHER");
   if (off != nullptr && std::strcmp(off, "1") == 0) return Status::Ok();
   if (WatcherAlive(paths)) return Status::Ok();
+  const std::string old_pid = ReadWatcherPid(paths);
   char self[PATH_MAX];
   const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
   if (n < 0) return SystemError("read link", "/proc/self/exe");
@@ -57,10 +69,14 @@ Status EnsureWatcher(const HomePaths& paths) {
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
+  // Ready once it holds the lock and has said who it is: a script that
+  // reads watcher/pid right after must find the new watcher there.
   const double deadline = SteadyNow() + 5;
   while (SteadyNow() < deadline) {
-    if (WatcherAlive(paths)) return Status::Ok();
-    ::usleep(2000);
+    if (WatcherAlive(paths) && ReadWatcherPid(paths) != old_pid) {
+      return Status::Ok();
+    }
+    ::usleep(1000);
   }
   return Error{ErrorKind::kFailure, "the watcher did not start; see " + log};
 }
