@@ -474,10 +474,14 @@ std::optional<bool> Settled(Verb verb, const ProcessRecord& record) {
       switch (record.status) {
         case ProcessStatus::kRunning:
           return true;
+        case ProcessStatus::kStopped:
+          // A start never ends `stopped` while it is still wanted up: that
+          // status answers an earlier request (register's, another CLI's).
+          if (record.want == Want::kUp) return std::nullopt;
+          return false;
         case ProcessStatus::kFailed:
         case ProcessStatus::kCompleted:
         case ProcessStatus::kBackoff:
-        case ProcessStatus::kStopped:
           return false;
         case ProcessStatus::kStarting:
         case ProcessStatus::kStopping:
