@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static char *put_uint(char *p, unsigned long long v, int width) {
+static char* put_uint(char* p, unsigned long long v, int width) {
   char tmp[24];
   int n = 0;
   do {
@@ -26,14 +26,14 @@ static char *put_uint(char *p, unsigned long long v, int width) {
   return p;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  const char *path = getenv("BENCH_OUT");
+  const char* path = getenv("BENCH_OUT");
   if ((path == NULL || *path == '\0') && argc > 1) path = argv[1];
   if (path == NULL || *path == '\0') path = "starts";
   char line[64];
-  char *p = line;
+  char* p = line;
   p = put_uint(p, (unsigned long long)getpid(), 1);
   *p++ = ' ';
   p = put_uint(p, (unsigned long long)ts.tv_sec, 1);
@@ -47,7 +47,7 @@ int main(int argc, char **argv) {
   }
   /* s6 only: report readiness on the notification fd (s6-supervise then
    * restarts at once after a death instead of waiting one second). */
-  const char *notify = getenv("BENCH_NOTIFY_FD");
+  const char* notify = getenv("BENCH_NOTIFY_FD");
   if (notify != NULL && *notify != '\0') {
     int nfd = atoi(notify);
     if (write(nfd, "\n", 1) < 0) _exit(112);

@@ -51,9 +51,10 @@ static int read_new_lines(void) {
     if (n <= 0) break;
     offset += n;
     pending_len += (size_t)n;
-    char *start = pending;
-    char *nl;
-    while ((nl = memchr(start, '\n', pending_len - (size_t)(start - pending)))) {
+    char* start = pending;
+    char* nl;
+    while (
+        (nl = memchr(start, '\n', pending_len - (size_t)(start - pending)))) {
       *nl = '\0';
       long pid;
       long long sec, nsec;
@@ -85,15 +86,15 @@ static void drain(int fd) {
   }
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   if (argc < 4) {
     fprintf(stderr, "usage: probe STARTS KILLS SPACING_S [STATUS_DIR]\n");
     return 2;
   }
-  const char *starts = argv[1];
+  const char* starts = argv[1];
   int kills = atoi(argv[2]);
   long long spacing = (long long)(atof(argv[3]) * 1e9);
-  const char *status_dir = argc > 4 ? argv[4] : NULL;
+  const char* status_dir = argc > 4 ? argv[4] : NULL;
 
   int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (in < 0) return perror("inotify_init1"), 1;
@@ -104,8 +105,8 @@ int main(int argc, char **argv) {
   }
   if (inotify_add_watch(in, starts, IN_MODIFY) < 0) return perror(starts), 1;
   int status_wd = -1;
-  if (status_dir && (status_wd = inotify_add_watch(in, status_dir,
-                                                   IN_MOVED_TO)) < 0) {
+  if (status_dir &&
+      (status_wd = inotify_add_watch(in, status_dir, IN_MOVED_TO)) < 0) {
     return perror(status_dir), 1;
   }
   while (read_new_lines(), last_pid < 0) {
@@ -117,7 +118,7 @@ int main(int argc, char **argv) {
     long old_pid = last_pid;
     sleep_until(last_ts + spacing);
     read_new_lines();
-    if (last_pid != old_pid) {  /* restarted behind our back */
+    if (last_pid != old_pid) { /* restarted behind our back */
       --i;
       continue;
     }
@@ -141,7 +142,7 @@ int main(int argc, char **argv) {
       ssize_t n;
       while ((n = read(in, buf, sizeof buf)) > 0) {
         for (ssize_t off = 0; off < n;) {
-          struct inotify_event *e = (struct inotify_event *)(buf + off);
+          struct inotify_event* e = (struct inotify_event*)(buf + off);
           off += (ssize_t)(sizeof *e + e->len);
           if (e->wd == status_wd && e->len && !strcmp(e->name, "status") &&
               status < 0) {
@@ -161,8 +162,8 @@ int main(int argc, char **argv) {
       fprintf(stderr, "probe: pid %ld not restarted within 10 s\n", old_pid);
       return 3;
     }
-    printf("%lld.%09lld %lld %lld %ld\n", t0 / 1000000000LL,
-           t0 % 1000000000LL, restart, status_dir ? status : -1LL, new_pid);
+    printf("%lld.%09lld %lld %lld %ld\n", t0 / 1000000000LL, t0 % 1000000000LL,
+           restart, status_dir ? status : -1LL, new_pid);
     fflush(stdout);
   }
   return 0;
