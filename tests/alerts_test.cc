@@ -24,27 +24,12 @@
 
 #include "atomic_file.h"
 #include "home.h"
+#include "test_util.h"
 
 namespace pguard {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/pguard-alerts-XXXXXX";
-    BOOST_REQUIRE(::mkdtemp(pattern) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  fs::path path_;
-};
+using pguard_test::TempDir;
 
 // Sets TZ for one test and restores it.
 class TimeZoneGuard {

@@ -21,6 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include "test_util.h"
+
 namespace pguard {
 
 // For failure messages of BOOST_TEST.
@@ -30,33 +32,9 @@ std::ostream& operator<<(std::ostream& out, ErrorKind kind) {
 
 namespace {
 
-// A private directory under /tmp, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/pguard-atomic-file-XXXXXX";
-    BOOST_REQUIRE(::mkdtemp(pattern) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
+using pguard_test::TempDir;
 
- private:
-  fs::path path_;
-};
-
-class UmaskGuard {
- public:
-  explicit UmaskGuard(mode_t mask) : saved_(::umask(mask)) {}
-  ~UmaskGuard() { ::umask(saved_); }
-
- private:
-  mode_t saved_;
-};
+using pguard_test::UmaskGuard;
 
 std::vector<std::string> Entries(const fs::path& dir) {
   std::vector<std::string> names;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "atomic_file.h"
+#include "test_util.h"
 
 namespace pguard {
 namespace {
@@ -47,23 +48,7 @@ void CheckDefaults(const Config& config) {
   BOOST_TEST(config.log_keep == 3);
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern =
-        (fs::temp_directory_path() / "config_test.XXXXXX").string();
-    BOOST_TEST_REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using pguard_test::TempDir;
 
 }  // namespace
 

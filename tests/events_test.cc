@@ -18,35 +18,14 @@
 #include <vector>
 
 #include "atomic_file.h"
+#include "test_util.h"
 
 namespace pguard {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/pguard-events-XXXXXX";
-    BOOST_REQUIRE(::mkdtemp(pattern) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
+using pguard_test::TempDir;
 
- private:
-  fs::path path_;
-};
-
-class UmaskGuard {
- public:
-  explicit UmaskGuard(mode_t mask) : saved_(::umask(mask)) {}
-  ~UmaskGuard() { ::umask(saved_); }
-
- private:
-  mode_t saved_;
-};
+using pguard_test::UmaskGuard;
 
 // Parses one journal line (without its newline) strictly, UTF-8 checked.
 rapidjson::Document Parse(const std::string& line) {

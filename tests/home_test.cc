@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include "test_util.h"
+
 namespace pguard {
 
 // For failure messages of BOOST_TEST.
@@ -31,32 +33,9 @@ std::ostream& operator<<(std::ostream& out, ErrorKind kind) {
 
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/pguard-home-XXXXXX";
-    BOOST_REQUIRE(::mkdtemp(pattern) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
+using pguard_test::TempDir;
 
- private:
-  fs::path path_;
-};
-
-class UmaskGuard {
- public:
-  explicit UmaskGuard(mode_t mask) : saved_(::umask(mask)) {}
-  ~UmaskGuard() { ::umask(saved_); }
-
- private:
-  mode_t saved_;
-};
+using pguard_test::UmaskGuard;
 
 // Sets (or, with nullopt, unsets) environment variables for one test and
 // restores every one of them afterwards.

@@ -15,26 +15,12 @@
 #include <vector>
 
 #include "atomic_file.h"
+#include "test_util.h"
 
 namespace pguard {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/pguard-log-file-XXXXXX";
-    BOOST_REQUIRE(::mkdtemp(pattern) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using pguard_test::TempDir;
 
 using Lines = std::vector<std::string>;
 

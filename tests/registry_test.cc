@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "atomic_file.h"
+#include "test_util.h"
 
 namespace pguard {
 namespace {
@@ -85,24 +86,7 @@ EntryUpdate CommandUpdate(std::string command, double duration_min = 0) {
   return update;
 }
 
-// A private directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern =
-        (fs::temp_directory_path() / "registry_test.XXXXXX").string();
-    BOOST_TEST_REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using pguard_test::TempDir;
 
 }  // namespace
 

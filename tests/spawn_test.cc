@@ -26,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include "test_util.h"
+
 namespace pguard {
 
 namespace {
@@ -75,26 +77,7 @@ struct NoLeftoverChildren {
   }
 };
 
-// A temporary directory, removed with its content.
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/pguard-spawn-test.XXXXXX";
-    BOOST_REQUIRE(::mkdtemp(pattern) != nullptr);
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-  fs::path operator/(const char* name) const { return path_ / name; }
-
- private:
-  fs::path path_;
-};
+using pguard_test::TempDir;
 
 // Spawns a job and owns it: SIGKILLs its process group and reaps every
 // member that is our child (the leader, and grandchildren orphaned to us),

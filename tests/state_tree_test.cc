@@ -23,6 +23,7 @@
 
 #include "atomic_file.h"
 #include "registry.h"
+#include "test_util.h"
 
 // Optionals in failure messages.
 namespace boost::test_tools::tt_detail {
@@ -50,32 +51,9 @@ std::ostream& operator<<(std::ostream& out, Want want) {
 
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/pguard-state-tree-XXXXXX";
-    BOOST_REQUIRE(::mkdtemp(pattern) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
+using pguard_test::TempDir;
 
- private:
-  fs::path path_;
-};
-
-class UmaskGuard {
- public:
-  explicit UmaskGuard(mode_t mask) : saved_(::umask(mask)) {}
-  ~UmaskGuard() { ::umask(saved_); }
-
- private:
-  mode_t saved_;
-};
+using pguard_test::UmaskGuard;
 
 // A temporary home with its state tree.
 struct Home {
