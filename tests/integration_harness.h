@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -75,6 +76,10 @@ inline bool ProcessAlive(pid_t pid) {
 class TempHome {
  public:
   TempHome() {
+    // Orphans of the test (a watcher whose launcher exited, jobs of a
+    // killed watcher) come to us instead of PID 1, which never reaps them
+    // here: the teardown reaps them, so no zombie outlives the suite.
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
     char pattern[] = "/tmp/pguard-it.XXXXXX";
     const char* dir = ::mkdtemp(pattern);
     BOOST_REQUIRE(dir != nullptr);
@@ -86,6 +91,8 @@ class TempHome {
 
   ~TempHome() {
     const std::vector<pid_t> survivors = KillEverything();
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
     BOOST_CHECK_MESSAGE(
         survivors.empty(),
         "processes survived teardown: " + std::to_string(survivors.size()));
