@@ -54,6 +54,8 @@ void StartJobs(const TempHome& home, const std::vector<std::string>& names) {
   BOOST_REQUIRE_MESSAGE(result.code == 0, "start: exit " +
                                               std::to_string(result.code) +
                                               ": " + result.err + result.out);
+  // A warning here means the watcher did not start (direct mode).
+  BOOST_CHECK_MESSAGE(result.err.empty(), "start: " + result.err);
 }
 
 pid_t WatcherPid(const TempHome& home) {
@@ -325,7 +327,8 @@ void CrashHundredTimesThenStop(const TempHome& home) {
 // is gone.
 void KillWatcher(const TempHome& home, int sig) {
   const pid_t watcher = WatcherPid(home);
-  BOOST_REQUIRE(watcher > 0);
+  BOOST_REQUIRE_MESSAGE(watcher > 0,
+                        "no watcher/pid; watcher/log:\n" + WatcherLog(home));
   BOOST_REQUIRE(::kill(watcher, sig) == 0);
   BOOST_REQUIRE(WaitFor([&] { return !ProcessAlive(watcher); }, 5s));
 }
