@@ -1,10 +1,12 @@
 #include "watcher.h"
 
+#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -73,9 +75,13 @@ struct Slot {
   Entry entry;
   Tracked tracked;
   std::optional<double> deadline;
-  int state_watch = -1;           // inotify watch on state/NAME/
-  pid_t indexed_pid = 0;          // the key of this slot in slots_by_pid_
-  int exec_watched = -1;          // the start report fd in the epoll set
+  int state_watch = -1;   // inotify watch on state/NAME/
+  pid_t indexed_pid = 0;  // the key of this slot in slots_by_pid_
+  int exec_watched = -1;  // the start report fd in the epoll set
+  // The inode of the `want` file as we last read or wrote it, and the word
+  // it holds: a request is a rename, so it shows a different inode.
+  ino_t want_inode = 0;
+  Want seen_want = Want::kDown;
   bool want_queued = false;       // in pending_wants_
   bool want_verify_only = false;  // act only if the file differs from us
 };
@@ -109,6 +115,13 @@ class Watcher {
   void OnInotify();
   void OnWantWritten(Slot& slot, bool verify_only);
   void QueueWant(Slot& slot, bool verify_only);
+  // The `want` file's content and inode, read through one descriptor so
+  // the two belong together.
+  struct WantFile {
+    ino_t inode = 0;
+    std::optional<std::string> content;  // nullopt: missing or unreadable
+  };
+  WantFile ReadWantFile(const Slot& slot) const;
   void ServeWants();
   void OnTimer();
   void OnChildExit(pid_t pid, const ExitInfo& exit);
@@ -261,6 +274,19 @@ void Watcher::AddSlot(const Entry& entry) {
     return;
   }
   slot->tracked = std::move(tracked.value());
+  // The first look at the slot acts on the want as read now; its inode
+  // tells its later event apart from a new request.
+  const WantFile want = ReadWantFile(*slot);
+  slot->want_inode = want.inode;
+  if (want.content) {
+    std::string word = *want.content;
+    while (!word.empty() && (word.back() == '\n' || word.back() == ' ')) {
+      word.pop_back();
+    }
+    if (auto parsed = ParseWant(word))
+      slot->tracked.state.record.want = *parsed;
+  }
+  slot->seen_want = slot->tracked.state.record.want;
   Slot& ref = *slot;
   slots_by_id_[ref.id] = &ref;
   if (ref.state_watch >= 0) slots_by_watch_[ref.state_watch] = &ref;
@@ -369,6 +395,12 @@ void Watcher::AfterApply(Slot& slot,
   slot.exec_watched = report;
   Reindex(slot);
   snapshot_dirty_ = true;
+  // We rewrote `want` (restart -> up, a request's answer): note the new
+  // inode, or a request that reuses the freed old one would look seen.
+  if (slot.tracked.state.record.want != slot.seen_want) {
+    slot.seen_want = slot.tracked.state.record.want;
+    slot.want_inode = ReadWantFile(slot).inode;
+  }
 }
 
 bool Watcher::ResolveExec(Slot& slot) {
@@ -525,10 +557,13 @@ void Watcher::OnSignals(bool& stop) {
 }
 
 void Watcher::OnWantWritten(Slot& slot, bool verify_only) {
-  Result<ReadResult> text =
-      ReadFile(paths_.StateFile(slot.entry.name, state_file::kWant));
-  if (!text.ok() || text.value().missing) return;
-  std::string word = text.value().content;
+  // Every request is a rename, so a new inode: an event about the file we
+  // already acted on (read at load, before its event was served) is old.
+  const WantFile file = ReadWantFile(slot);
+  if (!file.content) return;
+  if (file.inode == slot.want_inode && !verify_only) return;
+  slot.want_inode = file.inode;
+  std::string word = *file.content;
   while (!word.empty() && (word.back() == '\n' || word.back() == ' ')) {
     word.pop_back();
   }
@@ -541,6 +576,7 @@ void Watcher::OnWantWritten(Slot& slot, bool verify_only) {
     Status restored = engine_.tree().WriteWant(slot.entry.name,
                                                slot.tracked.state.record.want);
     if (!restored.ok()) Log("%s", restored.error().message.c_str());
+    slot.want_inode = ReadWantFile(slot).inode;
     return;
   }
   if (verify_only && *want == slot.tracked.state.record.want) return;
@@ -553,6 +589,7 @@ void Watcher::OnWantWritten(Slot& slot, bool verify_only) {
   // just to be stopped. Other requests catch up with the world first.
   if (kind != EventKind::kStopRequested) Observe(slot);
   slot.tracked.state.record.want = *want;
+  slot.seen_want = *want;
   ApplyEvent(slot, {.kind = kind});
 }
 
@@ -617,6 +654,22 @@ void Watcher::OnInotify() {
     logs_watch_ = -1;
     log_check_at_ = WallNow() + kLogCheckInterval;
   }
+}
+
+Watcher::WantFile Watcher::ReadWantFile(const Slot& slot) const {
+  WantFile file;
+  const fs::path want = paths_.StateFile(slot.entry.name, state_file::kWant);
+  const int fd = ::open(want.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return file;
+  struct ::stat st;
+  char buffer[64];
+  const ssize_t n =
+      ::fstat(fd, &st) == 0 ? ::read(fd, buffer, sizeof buffer) : -1;
+  ::close(fd);
+  if (n < 0) return file;
+  file.inode = st.st_ino;
+  file.content = std::string(buffer, static_cast<size_t>(n));
+  return file;
 }
 
 void Watcher::QueueWant(Slot& slot, bool verify_only) {
