@@ -308,7 +308,10 @@ Result<Spawned> Spawn(const SpawnRequest& request) {
   ChildPlan plan = MakePlan(request);
 
   int report[2];
-  if (::pipe2(report, O_CLOEXEC) != 0) {
+  // Without waiting, the report is read when epoll says so: non-blocking
+  // (a few bytes into an empty pipe never block the child's write end).
+  const int pipe_flags = O_CLOEXEC | (request.wait_for_exec ? 0 : O_NONBLOCK);
+  if (::pipe2(report, pipe_flags) != 0) {
     return SystemError("create a pipe to start", request.argv[0]);
   }
   // Block every signal across fork so that no handler of ours runs in the
@@ -337,7 +340,6 @@ Result<Spawned> Spawn(const SpawnRequest& request) {
       return SystemError("read", "/proc/" + std::to_string(pid) + "/stat",
                          err != 0 ? err : EPROTO);
     }
-    ::fcntl(report[0], F_SETFL, O_NONBLOCK);
     return Spawned{.id = {.pid = pid,
                           .start_ticks = stat->start_ticks,
                           .boot_id = std::move(boot_id).value()},
