@@ -330,25 +330,31 @@ Result<Spawned> Spawn(const SpawnRequest& request) {
     return SystemError("fork to start", request.argv[0], fork_errno);
   }
 
+  // Our unreaped child: its /proc entry lasts until we reap it, even if it
+  // has already exited, and its pid cannot be reused meanwhile. Its start
+  // time does not change at exec, so it can be read now.
+  std::optional<ProcStat> stat = ReadProcStat(pid);
+  if (!stat) {
+    const int err = errno;
+    ::close(report[0]);
+    ::kill(-pid, SIGKILL);
+    ::kill(pid, SIGKILL);
+    ReapChild(pid);
+    return SystemError("read", "/proc/" + std::to_string(pid) + "/stat",
+                       err != 0 ? err : EPROTO);
+  }
+  Spawned spawned{.id = {.pid = pid,
+                         .start_ticks = stat->start_ticks,
+                         .boot_id = std::move(boot_id).value()},
+                  .started_at = started_at};
+
   if (!request.wait_for_exec) {
-    std::optional<ProcStat> stat = ReadProcStat(pid);
-    if (!stat) {
-      const int err = errno;
-      ::close(report[0]);
-      ::kill(pid, SIGKILL);
-      ReapChild(pid);
-      return SystemError("read", "/proc/" + std::to_string(pid) + "/stat",
-                         err != 0 ? err : EPROTO);
-    }
-    return Spawned{.id = {.pid = pid,
-                          .start_ticks = stat->start_ticks,
-                          .boot_id = std::move(boot_id).value()},
-                   .pidfd = OpenPidfd(pid),
-                   .started_at = started_at,
-                   .exec_report = report[0],
-                   .program = request.argv[0],
-                   .log_path = request.log_path.string(),
-                   .cwd = request.cwd.value_or("")};
+    spawned.pidfd = OpenPidfd(pid);
+    spawned.exec_report = report[0];
+    spawned.program = request.argv[0];
+    spawned.log_path = request.log_path.string();
+    spawned.cwd = request.cwd.value_or("");
+    return spawned;
   }
 
   // EOF without data: the exec succeeded (the CLOEXEC write end closed).
@@ -375,23 +381,8 @@ Result<Spawned> Spawn(const SpawnRequest& request) {
     return SystemError("read the start report of", request.argv[0],
                        read_errno != 0 ? read_errno : EPROTO);
   }
-
-  // Our unreaped child: its /proc entry lasts until we reap it, even if it
-  // has already exited, and its pid cannot be reused meanwhile.
-  std::optional<ProcStat> stat = ReadProcStat(pid);
-  if (!stat) {
-    int err = errno;
-    ::kill(-pid, SIGKILL);
-    ::kill(pid, SIGKILL);
-    ReapChild(pid);
-    return SystemError("read", "/proc/" + std::to_string(pid) + "/stat",
-                       err != 0 ? err : EPROTO);
-  }
-  return Spawned{.id = {.pid = pid,
-                        .start_ticks = stat->start_ticks,
-                        .boot_id = std::move(boot_id).value()},
-                 .pidfd = OpenPidfd(pid),
-                 .started_at = started_at};
+  spawned.pidfd = OpenPidfd(pid);
+  return spawned;
 }
 
 Result<ExecState> PollExec(Spawned& spawned) {
