@@ -535,16 +535,19 @@ int ReportOutcome(const Context& ctx, Verb verb, const Target& target,
 }
 
 // With a watcher alive: write each `want` (subscribed first, so no status
-// change is missed), then wait for the watcher to settle them.
-int WatcherLifecycle(Context& ctx, Verb verb, std::vector<Target>& targets,
-                     double wait_s) {
+// change is missed), then wait for the watcher to settle them. nullopt:
+// the watcher exited before it answered (the caller then acts itself).
+std::optional<int> WatcherLifecycle(Context& ctx, Verb verb,
+                                    std::vector<Target>& targets,
+                                    double wait_s) {
   StatusWatch watch(*ctx.paths);
   StateTree tree(*ctx.paths);
   double bound = 10;
   for (Target& target : targets) {
     const std::string& name = target.entry->name;
     if (Status s = tree.Create(name); !s.ok()) return Fail(s.error());
-    if (Status s = watch.Subscribe(name); !s.ok()) return Fail(s.error());
+    // Without inotify (its limits reached), the wait below polls.
+    watch.Subscribe(name);
     if (verb != Verb::kStop) {
       Result<std::optional<std::vector<std::string>>> env =
           tree.ReadEnviron(name);
@@ -598,6 +601,8 @@ int WatcherLifecycle(Context& ctx, Verb verb, std::vector<Target>& targets,
         watch.Wait(std::min(left, 0.25));
     to_check.clear();
     if (!changed) {
+      // A quiet moment: make sure someone is still there to answer.
+      if (!WatcherAlive(*ctx.paths)) return std::nullopt;
       for (Target& target : targets) to_check.push_back(&target);
       continue;
     }
@@ -636,7 +641,7 @@ int WatcherLifecycle(Context& ctx, Verb verb, std::vector<Target>& targets,
     const double commit_deadline = SteadyNow() + 2;
     while (StatusInode(*ctx.paths, target.entry->name) == before &&
            SteadyNow() < commit_deadline) {
-      watch.Wait(commit_deadline - SteadyNow());
+      watch.Wait(std::min(0.25, commit_deadline - SteadyNow()));
     }
     Result<ProcessState> now = tree.Read(target.entry->name);
     const std::string last_exit =
@@ -741,6 +746,21 @@ int DirectLifecycle(Context& ctx, Verb verb, std::vector<Target>& targets,
   return code;
 }
 
+// Through the watcher when one is alive (it owns the processes then),
+// directly otherwise or when it exits before it answers.
+int Lifecycle(Context& ctx, Verb verb, std::vector<Target>& targets,
+              double wait_s) {
+  if (WatcherAlive(*ctx.paths)) {
+    if (std::optional<int> code =
+            WatcherLifecycle(ctx, verb, targets, wait_s)) {
+      return *code;
+    }
+    Warn("the watcher exited before it answered; acting directly (see " +
+         ctx.paths->WatcherLog().string() + ")");
+  }
+  return DirectLifecycle(ctx, verb, targets, wait_s);
+}
+
 int CmdLifecycle(Context& ctx, Verb verb) {
   po::options_description options(std::string(VerbName(verb)) + " options");
   options.add_options()("all", "every registered process");
@@ -796,9 +816,7 @@ int CmdLifecycle(Context& ctx, Verb verb) {
     Status revived = EnsureWatcher(*ctx.paths);
     if (!revived.ok()) Warn(revived.error().message);
   }
-  if (WatcherAlive(*ctx.paths))
-    return WatcherLifecycle(ctx, verb, targets, wait_s);
-  return DirectLifecycle(ctx, verb, targets, wait_s);
+  return Lifecycle(ctx, verb, targets, wait_s);
 }
 
 // ---- status ------------------------------------------------------------
@@ -1137,9 +1155,7 @@ int CmdUnregister(Context& ctx) {
   Result<const Entry*> entry = FindEntry(ctx, name, ErrorKind::kUnknownName);
   if (!entry.ok()) return Fail(entry.error());
   std::vector<Target> targets{{.entry = entry.value()}};
-  const int stopped = WatcherAlive(*ctx.paths)
-                          ? WatcherLifecycle(ctx, Verb::kStop, targets, 0)
-                          : DirectLifecycle(ctx, Verb::kStop, targets, 0);
+  const int stopped = Lifecycle(ctx, Verb::kStop, targets, 0);
   if (stopped != 0) return stopped;
   Result<FileLock> lock = FileLock::Acquire(ctx.paths->Lock());
   if (!lock.ok()) return Fail(lock.error());

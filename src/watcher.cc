@@ -13,10 +13,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cmath>
 #include <csignal>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <deque>
@@ -34,6 +36,7 @@
 #include "reconcile.h"
 #include "registry.h"
 #include "spawn.h"
+#include "watcher_client.h"
 
 namespace pguard {
 namespace {
@@ -88,8 +91,8 @@ struct Slot {
 
 class Watcher {
  public:
-  explicit Watcher(const HomePaths& paths)
-      : paths_(paths), engine_(paths, config_) {}
+  Watcher(const HomePaths& paths, int ready_fd)
+      : paths_(paths), engine_(paths, config_), ready_fd_(ready_fd) {}
   ~Watcher();
 
   Result<int> Run();
@@ -157,11 +160,12 @@ class Watcher {
   std::deque<uint64_t> pending_observes_;  // new slots to look at once
   size_t execs_pending_ = 0;  // slots whose start report is in the set
   uint32_t self_cookie_ = 0;  // rename cookie of our own last want write
+  int ready_fd_ = -1;         // told once we serve requests (then closed)
 };
 
 Watcher::~Watcher() {
   for (auto& [name, slot] : slots_) slot->tracked.CloseAll();
-  for (int fd : {epoll_, signal_fd_, inotify_, timer_}) {
+  for (int fd : {epoll_, signal_fd_, inotify_, timer_, ready_fd_}) {
     if (fd >= 0) ::close(fd);
   }
 }
@@ -836,6 +840,15 @@ Result<int> Watcher::Run() {
   WriteSnapshot();
   engine_.Journal("", "watcher-started", ::getpid(), "", WallNow());
   Log("watching %s (%zu processes)", paths_.home().c_str(), slots_.size());
+  // Every state/NAME/ is watched and read: requests from here on are
+  // seen, so the CLI that started us may go on.
+  if (ready_fd_ >= 0) {
+    if (::write(ready_fd_, "ready\n", 6) < 0 && errno != EPIPE) {
+      Log("unable to report readiness: %s", std::strerror(errno));
+    }
+    ::close(ready_fd_);
+    ready_fd_ = -1;
+  }
 
   bool stop = false;
   epoll_event events[64];
@@ -883,7 +896,18 @@ Result<int> Watcher::Run() {
 }  // namespace
 
 Result<int> RunWatcher(const HomePaths& paths) {
-  Watcher watcher(paths);
+  // Taken from the environment once, so nothing we start inherits it.
+  int ready_fd = -1;
+  if (const char* value = std::getenv(kReadyFdVariable)) {
+    char* end = nullptr;
+    const long fd = std::strtol(value, &end, 10);
+    if (end != value && *end == '\0' && fd >= 3 && fd <= INT_MAX &&
+        ::fcntl(static_cast<int>(fd), F_SETFD, FD_CLOEXEC) == 0) {
+      ready_fd = static_cast<int>(fd);
+    }
+    ::unsetenv(kReadyFdVariable);
+  }
+  Watcher watcher(paths, ready_fd);
   return watcher.Run();
 }
 

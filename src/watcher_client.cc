@@ -12,11 +12,14 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "atomic_file.h"
 #include "home.h"
 #include "log_file.h"
 #include "spawn.h"
+
+extern char** environ;
 
 namespace pguard {
 
@@ -48,37 +51,80 @@ Status EnsureWatcher(const HomePaths& paths) {
   const std::string home = paths.home().string();
   // Prepared before fork: the children only make system calls.
   const char* argv[] = {self, "--home", home.c_str(), "watch", nullptr};
+  std::string ready_var = std::string(kReadyFdVariable) + "=3";
+  std::vector<char*> envp;
+  for (char** var = environ; *var != nullptr; ++var) {
+    if (std::strncmp(*var, ready_var.c_str(), ready_var.size() - 1) != 0) {
+      envp.push_back(*var);
+    }
+  }
+  envp.push_back(ready_var.data());
+  envp.push_back(nullptr);
+  // The watcher says "ready" on this pipe once it serves requests; its end
+  // closing unsaid means it exited (another won the lock, or it failed).
+  int ready[2];
+  if (::pipe2(ready, O_CLOEXEC) != 0) return SystemError("create", "pipe");
   const pid_t child = ::fork();
-  if (child < 0) return SystemError("fork", "watcher");
+  if (child < 0) {
+    const Error error = SystemError("fork", "watcher");
+    ::close(ready[0]);
+    ::close(ready[1]);
+    return error;
+  }
   if (child == 0) {
     // First child: a new session, then fork again so the watcher is not a
     // session leader and is reparented away from us.
     ::setsid();
     const pid_t grandchild = ::fork();
     if (grandchild != 0) ::_exit(grandchild < 0 ? 1 : 0);
+    // Out of the way of 0-3 before those are set up.
+    const int ready_fd = ::fcntl(ready[1], F_DUPFD, 10);
     const int null_fd = ::open("/dev/null", O_RDONLY);
     const int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (null_fd < 0 || log_fd < 0) ::_exit(1);
+    if (ready_fd < 0 || null_fd < 0 || log_fd < 0) ::_exit(1);
     ::dup2(null_fd, 0);
     ::dup2(log_fd, 1);
     ::dup2(log_fd, 2);
-    ::close_range(3, ~0U, 0);
-    ::execv(self, const_cast<char* const*>(argv));
+    ::dup2(ready_fd, 3);
+    ::close_range(4, ~0U, 0);
+    ::execve(self, const_cast<char* const*>(argv), envp.data());
     ::_exit(127);
   }
+  ::close(ready[1]);
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
-  // Ready once it holds the lock and has said who it is: a script that
-  // reads watcher/pid right after must find the new watcher there.
-  const double deadline = SteadyNow() + 5;
-  while (SteadyNow() < deadline) {
+  // A watcher loading ten thousand entries on a loaded machine takes a
+  // while; one that is gone is known at once.
+  const double deadline = SteadyNow() + 30;
+  char byte = 0;
+  ssize_t got = -1;
+  for (;;) {
+    const double left = deadline - SteadyNow();
+    if (left <= 0) break;
+    pollfd pfd{.fd = ready[0], .events = POLLIN, .revents = 0};
+    const int polled = ::poll(&pfd, 1, static_cast<int>(left * 1000) + 1);
+    if (polled < 0 && errno == EINTR) continue;
+    if (polled <= 0) break;
+    got = ::read(ready[0], &byte, 1);
+    if (got < 0 && errno == EINTR) continue;
+    break;
+  }
+  ::close(ready[0]);
+  if (got == 1) return Status::Ok();
+  if (got == 0) {
+    // Ours exited: fine if it lost the lock to a watcher that is up.
     if (WatcherAlive(paths) && ReadWatcherPid(paths) != old_pid) {
       return Status::Ok();
     }
-    ::usleep(1000);
+    std::string why;
+    Result<std::vector<std::string>> tail = LastLines(paths.WatcherLog(), 1);
+    if (tail.ok() && !tail.value().empty()) why = ": " + tail.value().back();
+    return Error{ErrorKind::kFailure,
+                 "the watcher exited at start" + why + " (see " + log + ")"};
   }
-  return Error{ErrorKind::kFailure, "the watcher did not start; see " + log};
+  return Error{ErrorKind::kFailure,
+               "the watcher did not get ready within 30s; see " + log};
 }
 
 StatusWatch::StatusWatch(const HomePaths& paths)
@@ -88,19 +134,23 @@ StatusWatch::~StatusWatch() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-Status StatusWatch::Subscribe(const std::string& name) {
-  if (fd_ < 0) return SystemError("initialize inotify for", name);
-  const fs::path dir = paths_.StateDir(name);
-  const int wd = ::inotify_add_watch(fd_, dir.c_str(), IN_MOVED_TO);
-  if (wd < 0) return SystemError("watch", dir.string());
+void StatusWatch::Subscribe(const std::string& name) {
+  const int wd = fd_ < 0 ? -1
+                         : ::inotify_add_watch(
+                               fd_, paths_.StateDir(name).c_str(), IN_MOVED_TO);
+  if (wd < 0) {
+    complete_ = false;  // inotify's limits reached: the caller polls
+    return;
+  }
   names_[wd] = name;
-  return Status::Ok();
 }
 
 std::optional<std::vector<std::string>> StatusWatch::Wait(double seconds) {
   pollfd pfd{.fd = fd_, .events = POLLIN, .revents = 0};
   const int ms = static_cast<int>(std::ceil(std::max(0.0, seconds) * 1000));
-  if (::poll(&pfd, fd_ >= 0 ? 1 : 0, ms) <= 0) return std::nullopt;
+  if (::poll(&pfd, fd_ >= 0 ? 1 : 0, ms) <= 0 || !complete_) {
+    return std::nullopt;
+  }
   std::vector<std::string> changed;
   alignas(inotify_event) char buffer[16384];
   ssize_t n;

@@ -17,11 +17,18 @@ bool WatcherAlive(const HomePaths& paths);
 
 // Starts `pguard watch` detached (double fork, setsid, stdin /dev/null,
 // output to watcher/log) unless one is alive or PGUARD_NO_WATCHER=1, and
-// waits (bounded) until it holds its lock.
+// waits (bounded) until it serves requests, or fails as soon as it exits.
 Status EnsureWatcher(const HomePaths& paths);
 
+// The environment variable naming the descriptor on which a watcher
+// started by EnsureWatcher writes one line once it serves requests (the
+// s6 notification-fd idea: readiness told, not guessed from files).
+inline constexpr const char* kReadyFdVariable = "PGUARD_READY_FD";
+
 // inotify on state/NAME/ directories, so a CLI sees each status rename.
-// Subscribe before writing `want`, so no change is missed.
+// Subscribe before writing `want`, so no change is missed. Where inotify
+// cannot be had (max_user_instances, max_user_watches), Wait just sleeps
+// and says it cannot tell, so the caller polls.
 class StatusWatch {
  public:
   explicit StatusWatch(const HomePaths& paths);
@@ -29,7 +36,7 @@ class StatusWatch {
   StatusWatch(const StatusWatch&) = delete;
   StatusWatch& operator=(const StatusWatch&) = delete;
 
-  Status Subscribe(const std::string& name);
+  void Subscribe(const std::string& name);
   // Returns after a change or SECONDS, whichever is first: the names that
   // changed, or nullopt when it cannot tell (timeout, lost events).
   std::optional<std::vector<std::string>> Wait(double seconds);
@@ -37,6 +44,7 @@ class StatusWatch {
  private:
   const HomePaths& paths_;
   int fd_ = -1;
+  bool complete_ = true;  // every Subscribe got its inotify watch
   std::unordered_map<int, std::string> names_;  // watch descriptor -> NAME
 };
 

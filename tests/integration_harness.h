@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/test/results_collector.hpp>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <cstdlib>
@@ -20,6 +21,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <random>
 #include <sstream>
 #include <string>
@@ -73,6 +75,12 @@ inline bool ProcessAlive(pid_t pid) {
   return state != 'Z' && state != 'X';
 }
 
+inline bool CurrentTestPassed() {
+  namespace ut = boost::unit_test;
+  return ut::results_collector.results(ut::framework::current_test_case().p_id)
+      .passed();
+}
+
 class TempHome {
  public:
   TempHome() {
@@ -90,6 +98,17 @@ class TempHome {
   }
 
   ~TempHome() {
+    // A failure seen only on another machine must explain itself: show
+    // what the watcher logged and the journal's last lines.
+    if (!CurrentTestPassed()) {
+      for (const char* file : {"watcher/log", "events.jsonl"}) {
+        const std::string text = ReadText(home_ / file);
+        if (text.empty()) continue;
+        std::cerr << "--- " << file << " of the failed test (last 4000 "
+                  << "bytes):\n"
+                  << text.substr(text.size() > 4000 ? text.size() - 4000 : 0);
+      }
+    }
     const std::vector<pid_t> survivors = KillEverything();
     while (::waitpid(-1, nullptr, WNOHANG) > 0) {
     }
