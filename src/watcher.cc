@@ -56,6 +56,32 @@ constexpr size_t kMaxPendingExecs = 256;
 // Seconds between two size checks of the logs while jobs write to them.
 constexpr double kLogCheckInterval = 1.0;
 
+// Where inotify cannot be had (its per-user limits reached), the files it
+// would report on are looked at this often instead.
+constexpr double kPollInterval = 0.2;
+
+// What tells a rewrite of a file (atomic writes make a new inode).
+struct FileStamp {
+  ino_t inode = 0;
+  timespec mtime{};
+  off_t size = -1;
+  bool operator==(const FileStamp& other) const {
+    return inode == other.inode && mtime.tv_sec == other.mtime.tv_sec &&
+           mtime.tv_nsec == other.mtime.tv_nsec && size == other.size;
+  }
+};
+
+FileStamp StampOf(const fs::path& path) {
+  FileStamp stamp;
+  struct ::stat st;
+  if (::stat(path.c_str(), &st) == 0) {
+    stamp.inode = st.st_ino;
+    stamp.mtime = st.st_mtim;
+    stamp.size = st.st_size;
+  }
+  return stamp;
+}
+
 void Log(const char* format, ...) __attribute__((format(printf, 1, 2)));
 void Log(const char* format, ...) {
   char stamp[32];
@@ -127,6 +153,9 @@ class Watcher {
   WantFile ReadWantFile(const Slot& slot) const;
   void ServeWants();
   void OnTimer();
+  // Without inotify (or a watch of it): look at what it would report on.
+  bool Polling() const;
+  void PollFiles();
   void OnChildExit(pid_t pid, const ExitInfo& exit);
   void CheckStoppingGroups();
   void CheckLogs();
@@ -153,6 +182,10 @@ class Watcher {
   int timer_ = -1;
   int home_watch_ = -1;
   int logs_watch_ = -1;
+  size_t unwatched_slots_ = 0;  // slots whose state/NAME/ has no watch
+  std::optional<double> poll_at_;
+  FileStamp registry_stamp_;  // as last loaded, for polling
+  FileStamp config_stamp_;
   std::optional<double> log_check_at_;
   std::optional<double> armed_;
   bool snapshot_dirty_ = true;
@@ -197,6 +230,7 @@ void Watcher::Reindex(Slot& slot) {
 }
 
 void Watcher::LoadConfigFile() {
+  config_stamp_ = StampOf(paths_.Config());  // before: a later edit shows
   Result<Config> config = LoadConfig(paths_.Config());
   if (!config.ok()) {
     Log("%s (keeping the last good config)", config.error().message.c_str());
@@ -206,6 +240,7 @@ void Watcher::LoadConfigFile() {
 }
 
 void Watcher::LoadRegistryFile() {
+  registry_stamp_ = StampOf(paths_.Registry());
   Result<Registry> registry = LoadRegistry(paths_.Registry());
   if (!registry.ok()) {
     Log("%s (keeping the last good registry)",
@@ -261,12 +296,13 @@ void Watcher::AddSlot(const Entry& entry) {
   const fs::path dir = paths_.StateDir(entry.name);
   // Renames only: scripts rename onto `want` (DESIGN), and the close of
   // each of our own temp files would be noise in the queue.
-  slot->state_watch =
-      ::inotify_add_watch(inotify_, dir.c_str(), IN_MOVED_FROM | IN_MOVED_TO);
-  if (slot->state_watch < 0) {
-    Log("unable to watch %s: %s (want files there are seen at the next "
-        "event only)",
-        dir.c_str(), std::strerror(errno));
+  slot->state_watch = inotify_ < 0
+                          ? -1
+                          : ::inotify_add_watch(inotify_, dir.c_str(),
+                                                IN_MOVED_FROM | IN_MOVED_TO);
+  if (slot->state_watch < 0 && inotify_ >= 0) {
+    Log("unable to watch %s: %s (its want file is polled instead)", dir.c_str(),
+        std::strerror(errno));
   }
   Result<Tracked> tracked = engine_.Load(entry.name);
   if (!tracked.ok()) {
@@ -293,7 +329,11 @@ void Watcher::AddSlot(const Entry& entry) {
   slot->seen_want = slot->tracked.state.record.want;
   Slot& ref = *slot;
   slots_by_id_[ref.id] = &ref;
-  if (ref.state_watch >= 0) slots_by_watch_[ref.state_watch] = &ref;
+  if (ref.state_watch >= 0) {
+    slots_by_watch_[ref.state_watch] = &ref;
+  } else {
+    ++unwatched_slots_;
+  }
   slots_[entry.name] = std::move(slot);
   Reindex(ref);
   // An instance that is alive and ours is adopted: a pidfd reports its
@@ -321,6 +361,8 @@ void Watcher::RemoveSlot(const std::string& name) {
   if (slot.state_watch >= 0) {
     ::inotify_rm_watch(inotify_, slot.state_watch);
     slots_by_watch_.erase(slot.state_watch);
+  } else {
+    --unwatched_slots_;
   }
   if (slot.exec_watched >= 0) --execs_pending_;
   auto by_pid = slots_by_pid_.find(slot.indexed_pid);
@@ -734,10 +776,36 @@ void Watcher::OnTimer() {
     if (slot->deadline && *slot->deadline <= now) Observe(*slot);
   }
   if (log_check_at_ && *log_check_at_ <= now) CheckLogs();
+  if (poll_at_ && *poll_at_ <= now) {
+    poll_at_.reset();
+    PollFiles();
+  }
+}
+
+bool Watcher::Polling() const {
+  return inotify_ < 0 || home_watch_ < 0 || unwatched_slots_ > 0;
+}
+
+void Watcher::PollFiles() {
+  if (inotify_ < 0 || home_watch_ < 0) {
+    const bool config_changed = StampOf(paths_.Config()) != config_stamp_;
+    const bool registry_changed = StampOf(paths_.Registry()) != registry_stamp_;
+    if (config_changed) LoadConfigFile();
+    if (registry_changed) LoadRegistryFile();
+  }
+  // A request is a new inode on `want`: reading it costs one open.
+  for (auto& [name, slot] : slots_) {
+    if (slot->state_watch < 0) QueueWant(*slot, false);
+  }
+  if (inotify_ < 0 && !log_check_at_) {
+    log_check_at_ = WallNow() + kLogCheckInterval;
+  }
 }
 
 void Watcher::ArmTimer() {
+  if (Polling() && !poll_at_) poll_at_ = WallNow() + kPollInterval;
   std::optional<double> earliest = log_check_at_;
+  if (poll_at_ && (!earliest || *poll_at_ < *earliest)) earliest = poll_at_;
   for (auto& [name, slot] : slots_) {
     if (slot->deadline && (!earliest || *slot->deadline < *earliest)) {
       earliest = slot->deadline;
@@ -790,7 +858,13 @@ Status Watcher::Setup() {
   signal_fd_ = ::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   if (signal_fd_ < 0) return SystemError("create", "signalfd");
   inotify_ = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-  if (inotify_ < 0) return SystemError("create", "inotify instance");
+  if (inotify_ < 0) {
+    // A machine whose inotify instances are all taken still gets its jobs
+    // supervised: deaths come by pidfd; requests are found by polling.
+    Log("unable to create an inotify instance: %s (polling every %gs "
+        "instead; see fs.inotify.max_user_instances)",
+        std::strerror(errno), kPollInterval);
+  }
   timer_ = ::timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK);
   if (timer_ < 0) return SystemError("create", "timerfd");
   epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
@@ -798,14 +872,19 @@ Status Watcher::Setup() {
   for (auto [fd, tag] :
        {std::pair{signal_fd_, kSignalTag}, std::pair{inotify_, kInotifyTag},
         std::pair{timer_, kTimerTag}}) {
+    if (fd < 0) continue;
     epoll_event event{.events = EPOLLIN, .data = {.u64 = tag}};
     if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &event) != 0) {
       return SystemError("add to epoll", "");
     }
   }
+  if (inotify_ < 0) return Status::Ok();
   home_watch_ = ::inotify_add_watch(inotify_, paths_.home().c_str(),
                                     IN_MOVED_TO | IN_CLOSE_WRITE);
-  if (home_watch_ < 0) return SystemError("watch", paths_.home().string());
+  if (home_watch_ < 0) {
+    Log("unable to watch %s: %s (polling its registry and config instead)",
+        paths_.home().c_str(), std::strerror(errno));
+  }
   logs_watch_ =
       ::inotify_add_watch(inotify_, paths_.LogDir().c_str(), IN_MODIFY);
   return Status::Ok();

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cmath>
@@ -147,7 +148,8 @@ void StatusWatch::Subscribe(const std::string& name) {
 
 std::optional<std::vector<std::string>> StatusWatch::Wait(double seconds) {
   pollfd pfd{.fd = fd_, .events = POLLIN, .revents = 0};
-  const int ms = static_cast<int>(std::ceil(std::max(0.0, seconds) * 1000));
+  int ms = static_cast<int>(std::ceil(std::max(0.0, seconds) * 1000));
+  if (fd_ < 0 || !complete_) ms = std::min(ms, 10);  // polling: look often
   if (::poll(&pfd, fd_ >= 0 ? 1 : 0, ms) <= 0 || !complete_) {
     return std::nullopt;
   }

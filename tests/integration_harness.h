@@ -143,7 +143,8 @@ class TempHome {
   RunResult Run(const std::vector<std::string>& args,
                 const std::vector<std::string>& extra_env = {},
                 bool use_home_flag = true) const {
-    std::vector<std::string> argv = {PGUARD_BINARY};
+    std::vector<std::string> argv = wrapper_;
+    argv.push_back(PGUARD_BINARY);
     if (use_home_flag) {
       argv.push_back("--home");
       argv.push_back(home_.string());
@@ -162,6 +163,11 @@ class TempHome {
 
   // Direct mode (no watcher) for every later Run.
   void SetNoWatcher(bool value) { no_watcher_ = value; }
+
+  // Every later Run execs WRAPPER with pguard's command line appended.
+  void SetWrapper(std::vector<std::string> wrapper) {
+    wrapper_ = std::move(wrapper);
+  }
 
   static RunResult Exec(
       const std::vector<std::string>& argv, const std::vector<std::string>& env,
@@ -255,6 +261,7 @@ class TempHome {
   fs::path home_;
   std::string tag_;
   bool no_watcher_ = false;
+  std::vector<std::string> wrapper_;
 };
 
 }  // namespace pguard_test

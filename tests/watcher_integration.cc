@@ -1198,3 +1198,58 @@ BOOST_AUTO_TEST_CASE(healthcheck_returns_once_watcher_pid_names_the_new_one) {
             "; watcher/log:\n" + WatcherLog(home));
   }
 }
+
+// The command line that runs a program in a new user namespace allowed no
+// inotify instance: the machine whose per-user inotify limit is used up.
+std::vector<std::string> WithoutInotify() {
+  return {"/usr/bin/unshare",
+          "-U",
+          "-r",
+          "/bin/sh",
+          "-c",
+          "echo 0 >/proc/sys/user/max_inotify_instances && exec \"$@\"",
+          "sh"};
+}
+
+// Skips (says why) where user namespaces are not allowed.
+struct UserNamespacesAllowed {
+  boost::test_tools::assertion_result operator()(
+      boost::unit_test::test_unit_id) const {
+    std::vector<std::string> argv = WithoutInotify();
+    argv.push_back("/bin/true");
+    const RunResult result = TempHome::Exec(argv, {"PATH=/usr/bin:/bin"});
+    boost::test_tools::assertion_result allowed(result.code == 0);
+    allowed.message() << "no user namespace with an inotify limit here: "
+                      << result.err;
+    return allowed;
+  }
+};
+
+BOOST_AUTO_TEST_CASE(without_inotify_the_watcher_supervises_by_polling,
+                     *boost::unit_test::precondition(UserNamespacesAllowed())) {
+  TempHome home;
+  RegisterJob(home, "svc", kSleepForever, {"--restart-cooldown", "0"});
+  home.SetWrapper(WithoutInotify());
+  StartJobs(home, {"svc"});
+  const pid_t watcher = WatcherPid(home);
+  BOOST_REQUIRE(watcher > 0 && ProcessAlive(watcher));
+  BOOST_CHECK(WatcherLog(home).find("unable to create an inotify instance") !=
+              std::string::npos);
+  // A death comes by pidfd, inotify or not.
+  const pid_t first = home.Pid("svc");
+  BOOST_REQUIRE(first > 0);
+  ::kill(first, SIGKILL);
+  BOOST_CHECK(WaitForNewPid(home, "svc", first, 5s) > 0);
+  // An entry registered now is found by polling the registry, and its
+  // request by polling its want file.
+  RegisterJob(home, "late", kSleepForever);
+  StartJobs(home, {"late"});
+  BOOST_CHECK_EQUAL(home.StateValue("late", "status"), "running");
+  const RunResult stopped = home.Run({"stop", "svc", "late"});
+  BOOST_CHECK_MESSAGE(stopped.code == 0 && stopped.err.empty(),
+                      "stop: " + stopped.err);
+  BOOST_CHECK_EQUAL(home.StateValue("svc", "status"), "stopped");
+  BOOST_CHECK_EQUAL(home.StateValue("late", "status"), "stopped");
+  BOOST_CHECK_EQUAL(WatcherPid(home), watcher);
+  BOOST_CHECK(ProcessAlive(watcher));
+}
