@@ -1200,15 +1200,13 @@ BOOST_AUTO_TEST_CASE(healthcheck_returns_once_watcher_pid_names_the_new_one) {
 }
 
 // The command line that runs a program in a new user namespace allowed no
-// inotify instance: the machine whose per-user inotify limit is used up.
-std::vector<std::string> WithoutInotify() {
-  return {"/usr/bin/unshare",
-          "-U",
-          "-r",
-          "/bin/sh",
-          "-c",
-          "echo 0 >/proc/sys/user/max_inotify_instances && exec \"$@\"",
-          "sh"};
+// inotify instance (or, with LIMIT "watches", no inotify watch): a machine
+// whose per-user inotify limits are used up.
+std::vector<std::string> WithoutInotify(
+    const std::string& limit = "instances") {
+  const std::string script =
+      "echo 0 >/proc/sys/user/max_inotify_" + limit + " && exec \"$@\"";
+  return {"/usr/bin/unshare", "-U", "-r", "/bin/sh", "-c", script, "sh"};
 }
 
 // Skips (says why) where user namespaces are not allowed.
@@ -1251,5 +1249,24 @@ BOOST_AUTO_TEST_CASE(without_inotify_the_watcher_supervises_by_polling,
   BOOST_CHECK_EQUAL(home.StateValue("svc", "status"), "stopped");
   BOOST_CHECK_EQUAL(home.StateValue("late", "status"), "stopped");
   BOOST_CHECK_EQUAL(WatcherPid(home), watcher);
+  BOOST_CHECK(ProcessAlive(watcher));
+}
+
+BOOST_AUTO_TEST_CASE(without_inotify_watches_requests_are_found_by_polling,
+                     *boost::unit_test::precondition(UserNamespacesAllowed())) {
+  TempHome home;
+  RegisterJob(home, "svc", kSleepForever);
+  home.SetWrapper(WithoutInotify("watches"));
+  StartJobs(home, {"svc"});
+  const pid_t watcher = WatcherPid(home);
+  BOOST_REQUIRE(watcher > 0 && ProcessAlive(watcher));
+  BOOST_CHECK(WatcherLog(home).find("polling its registry") !=
+              std::string::npos);
+  BOOST_CHECK_EQUAL(home.StateValue("svc", "status"), "running");
+  const RunResult restarted = home.Run({"restart", "svc"});
+  BOOST_CHECK_MESSAGE(restarted.code == 0, "restart: " + restarted.err);
+  const RunResult stopped = home.Run({"stop", "svc"});
+  BOOST_CHECK_MESSAGE(stopped.code == 0, "stop: " + stopped.err);
+  BOOST_CHECK_EQUAL(home.StateValue("svc", "status"), "stopped");
   BOOST_CHECK(ProcessAlive(watcher));
 }
