@@ -185,14 +185,19 @@ class Transition {
                  " not alerted during the cooldown)";
     }
     next().suppressed = 0;
-    next().last_alert = now_;
+    // Kept as the state file keeps it, whole seconds, rounded up: a
+    // cooldown measured from it is never short (at most 1 s long).
+    next().last_alert = std::ceil(now_);
     decision_.alert = AlertRequest{std::move(event), std::move(message)};
   }
 
   // A `died` alert, at most one per cooldown; held-back ones are counted.
   void AlertDied(std::string message) {
     const auto& last = next().last_alert;
-    if (last && now_ - *last < settings_.alert_cooldown_s && now_ >= *last) {
+    // A last alert ahead of now by more than its rounding means the clock
+    // was set back: the cooldown cannot be measured, so alert.
+    if (last && now_ - *last < settings_.alert_cooldown_s &&
+        now_ + 1 >= *last) {
       ++next().suppressed;
       return;
     }

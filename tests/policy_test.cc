@@ -308,7 +308,8 @@ std::vector<std::string> InvariantViolations(const Entry& entry,
 
   // Alerts.
   if (decision.alert) {
-    expect(next.last_alert == now, "an alert did not set last_alert = now");
+    expect(next.last_alert == std::ceil(now),
+           "an alert did not set last_alert = now, rounded up");
     expect(next.suppressed == 0, "an alert did not reset suppressed");
     expect(kAlertEvents.count(decision.alert->event) == 1,
            "alert event outside died/gave-up/exec-failed");
@@ -1459,6 +1460,36 @@ BOOST_AUTO_TEST_CASE(alert_cooldown_follows_the_settings) {
   running.last_alert = kNow - 60;
   BOOST_TEST(AlertEvent(Run(MakeEntry(), running, Exited(ExitInfo::Code(1)),
                             kNow, settings)) == "died");
+}
+
+BOOST_AUTO_TEST_CASE(a_sub_second_cooldown_is_never_cut_short_by_rounding) {
+  PolicySettings settings;
+  settings.alert_cooldown_s = 0.6;
+  const Decision first = Run(MakeEntry(), Running(kNow - 100),
+                             Exited(ExitInfo::Code(1)), kNow + 0.5, settings);
+  BOOST_TEST(AlertEvent(first) == "died");
+  // Kept in whole seconds like its state file, rounded up.
+  BOOST_TEST(first.next.last_alert == std::optional<double>(kNow + 1));
+  ProcessRecord running = Running(kNow + 0.6, 1);
+  running.last_alert = first.next.last_alert;
+  // 0.3 s after the alert, though before the recorded second: held back.
+  const Decision second = Run(MakeEntry(), running, Exited(ExitInfo::Code(1)),
+                              kNow + 0.8, settings);
+  BOOST_TEST(!second.alert.has_value());
+  BOOST_TEST(second.next.suppressed == 1);
+  // 1.2 s after it (0.7 s after the recorded second): alerted.
+  BOOST_TEST(AlertEvent(Run(MakeEntry(), running, Exited(ExitInfo::Code(1)),
+                            kNow + 1.7, settings)) == "died");
+}
+
+BOOST_AUTO_TEST_CASE(a_last_alert_seconds_ahead_means_the_clock_went_back) {
+  ProcessRecord running = Running(kNow - 100, 1);
+  running.last_alert = kNow + 5;  // cannot be measured from: alert
+  BOOST_TEST(AlertEvent(Run(MakeEntry(), running, Exited(ExitInfo::Code(1)),
+                            kNow)) == "died");
+  running.last_alert = kNow + 0.9;  // within the rounding: a cooldown
+  BOOST_TEST(!Run(MakeEntry(), running, Exited(ExitInfo::Code(1)), kNow)
+                  .alert.has_value());
 }
 
 BOOST_AUTO_TEST_CASE(auto_restart_off_death_alert_respects_the_cooldown) {
