@@ -196,8 +196,8 @@ class Transition {
     const auto& last = next().last_alert;
     // A last alert ahead of now by more than its rounding means the clock
     // was set back: the cooldown cannot be measured, so alert.
-    if (last && now_ - *last < settings_.alert_cooldown_s &&
-        now_ + 1 >= *last) {
+    if (last && settings_.alert_cooldown_s > 0 &&
+        now_ - *last < settings_.alert_cooldown_s && now_ + 1 >= *last) {
       ++next().suppressed;
       return;
     }

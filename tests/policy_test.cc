@@ -1482,6 +1482,15 @@ BOOST_AUTO_TEST_CASE(a_sub_second_cooldown_is_never_cut_short_by_rounding) {
                             kNow + 1.7, settings)) == "died");
 }
 
+BOOST_AUTO_TEST_CASE(a_zero_cooldown_alerts_a_death_in_the_same_second) {
+  PolicySettings settings;
+  settings.alert_cooldown_s = 0;
+  ProcessRecord running = Running(kNow - 100, 1);
+  running.last_alert = kNow + 1;  // an alert at kNow + 0.2, rounded up
+  BOOST_TEST(AlertEvent(Run(MakeEntry(), running, Exited(ExitInfo::Code(1)),
+                            kNow + 0.3, settings)) == "died");
+}
+
 BOOST_AUTO_TEST_CASE(a_last_alert_seconds_ahead_means_the_clock_went_back) {
   ProcessRecord running = Running(kNow - 100, 1);
   running.last_alert = kNow + 5;  // cannot be measured from: alert
