@@ -1,12 +1,17 @@
 #include "atomic_file.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <optional>
+#include <string>
+#include <string_view>
 
 namespace pguard {
 
@@ -171,6 +176,55 @@ Status MakeDir(const fs::path& path, mode_t mode) {
                                           ": exists and is not a directory"};
   }
   return Status::Ok();
+}
+
+namespace {
+
+// The writer's pid in a temp name NAME.tmp.PID.N (see TempName), or 0.
+pid_t TempWriter(std::string_view name) {
+  const size_t tmp = name.rfind(".tmp.");
+  if (tmp == std::string_view::npos || tmp == 0) return 0;
+  const std::string_view rest = name.substr(tmp + 5);
+  const size_t dot = rest.find('.');
+  if (dot == 0 || dot == std::string_view::npos || dot > 9) return 0;
+  const std::string_view pid = rest.substr(0, dot);
+  const std::string_view counter = rest.substr(dot + 1);
+  const auto digits = [](std::string_view text) {
+    return !text.empty() &&
+           text.find_first_not_of("0123456789") == std::string_view::npos;
+  };
+  if (!digits(pid) || !digits(counter)) return 0;
+  return static_cast<pid_t>(std::stol(std::string(pid)));
+}
+
+}  // namespace
+
+Result<size_t> SweepStrayTemps(const fs::path& dir) {
+  DIR* stream = ::opendir(dir.c_str());
+  if (stream == nullptr) return SystemError("open directory", dir.string());
+  size_t removed = 0;
+  std::optional<Error> failure;
+  for (;;) {
+    errno = 0;
+    const dirent* entry = ::readdir(stream);
+    if (entry == nullptr) {
+      if (errno != 0) failure = SystemError("read directory", dir.string());
+      break;
+    }
+    const pid_t pid = TempWriter(entry->d_name);
+    if (pid <= 0 || pid == ::getpid()) continue;
+    // Alive (or not ours to signal): its writer may still rename it.
+    if (::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    const fs::path path = dir / entry->d_name;
+    if (::unlink(path.c_str()) == 0) {
+      ++removed;
+    } else if (errno != ENOENT) {
+      failure = SystemError("remove", path.string());
+    }
+  }
+  ::closedir(stream);
+  if (failure) return *failure;
+  return removed;
 }
 
 }  // namespace pguard

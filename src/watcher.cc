@@ -153,6 +153,8 @@ class Watcher {
   WantFile ReadWantFile(const Slot& slot) const;
   void ServeWants();
   void OnTimer();
+  // Temp files left by writers that crashed before their rename.
+  void SweepTemps();
   // Without inotify (or a watch of it): look at what it would report on.
   bool Polling() const;
   void PollFiles();
@@ -782,6 +784,25 @@ void Watcher::OnTimer() {
   }
 }
 
+void Watcher::SweepTemps() {
+  std::vector<fs::path> dirs = {paths_.home(), paths_.WatcherDir()};
+  for (const auto& [name, slot] : slots_) {
+    dirs.push_back(paths_.StateDir(name));
+  }
+  size_t removed = 0;
+  for (const fs::path& dir : dirs) {
+    Result<size_t> swept = SweepStrayTemps(dir);
+    if (swept.ok()) {
+      removed += swept.value();
+    } else {
+      Log("%s", swept.error().message.c_str());
+    }
+  }
+  if (removed > 0) {
+    Log("removed %zu temp files left by writers that died mid-write", removed);
+  }
+}
+
 bool Watcher::Polling() const {
   return inotify_ < 0 || home_watch_ < 0 || unwatched_slots_ > 0;
 }
@@ -915,6 +936,7 @@ Result<int> Watcher::Run() {
     if (!home_lock.ok()) return home_lock.error();
     LoadConfigFile();
     LoadRegistryFile();
+    SweepTemps();
   }
   WriteSnapshot();
   engine_.Journal("", "watcher-started", ::getpid(), "", WallNow());

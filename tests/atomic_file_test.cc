@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <cerrno>
 #include <chrono>
@@ -552,13 +553,18 @@ BOOST_AUTO_TEST_CASE(a_writer_killed_at_random_leaves_one_whole_content) {
     if (content == first) ++saw_first;
     if (content == second) ++saw_second;
     // A kill between open and rename leaves the temp file: only a crash
-    // may, and a reader never looks at it.
+    // may, a reader never looks at it, and the sweep takes it away.
+    size_t temps = 0;
     for (const std::string& name : Entries(dir.path())) {
       if (name == "f") continue;
-      BOOST_TEST(name.find("f.tmp.") == 0u, name);
-      ++kills_mid_write;
-      fs::remove(dir / name);
+      BOOST_TEST(name.find("f.tmp." + std::to_string(pid) + ".") == 0u, name);
+      ++temps;
     }
+    kills_mid_write += static_cast<int>(temps);
+    Result<size_t> swept = SweepStrayTemps(dir.path());
+    BOOST_REQUIRE(swept.ok());
+    BOOST_TEST(swept.value() == temps);
+    BOOST_TEST(Entries(dir.path()) == std::vector<std::string>{"f"});
   }
   BOOST_TEST_MESSAGE(kRounds << " kills: " << saw_first << " left the first "
                              << "content, " << saw_second << " the second, "
@@ -601,6 +607,49 @@ BOOST_AUTO_TEST_CASE(a_concurrent_reader_sees_whole_contents_and_never_none) {
   BOOST_TEST(missing == 0);
   BOOST_TEST(mixed == 0);
   BOOST_TEST_MESSAGE("5000 reads, " << saw_second << " saw the second content");
+}
+
+BOOST_AUTO_TEST_CASE(the_sweep_removes_only_temp_files_of_dead_writers) {
+  TempDir dir;
+  // A pid that is surely gone: a child we reaped.
+  const pid_t dead = ::fork();
+  BOOST_REQUIRE(dead >= 0);
+  if (dead == 0) ::_exit(0);
+  BOOST_REQUIRE(::waitpid(dead, nullptr, 0) == dead);
+  const std::string mine = std::to_string(::getpid());
+  const std::string gone = std::to_string(dead);
+  const std::vector<std::string> kept = {
+      "want",
+      "want.tmp." + mine + ".3",  // our own: in use
+      "want.tmp.1.0",             // PID 1 is alive
+      "want.tmp.x.1",             // not a temp name of ours
+      "want.tmp." + gone,         // no counter
+      ".tmp." + gone + ".1",      // no file name
+      "want.tmp." + gone + ".1a",
+  };
+  for (const std::string& name : kept) {
+    BOOST_REQUIRE(WriteFileAtomic(dir / name, "x").ok());
+  }
+  for (const std::string& name :
+       {"want.tmp." + gone + ".0", "status.tmp." + gone + ".12"}) {
+    BOOST_REQUIRE(WriteFileAtomic(dir / name, "old").ok());
+  }
+  Result<size_t> swept = SweepStrayTemps(dir.path());
+  BOOST_REQUIRE(swept.ok());
+  BOOST_TEST(swept.value() == 2u);
+  std::vector<std::string> expected = kept;
+  std::sort(expected.begin(), expected.end());
+  std::vector<std::string> left = Entries(dir.path());
+  std::sort(left.begin(), left.end());
+  BOOST_TEST(left == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(the_sweep_of_a_missing_directory_names_it) {
+  TempDir dir;
+  Result<size_t> swept = SweepStrayTemps(dir / "missing");
+  BOOST_REQUIRE(!swept.ok());
+  BOOST_TEST(swept.error().message.find("missing") != std::string::npos,
+             swept.error().message);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1270,3 +1270,26 @@ BOOST_AUTO_TEST_CASE(without_inotify_watches_requests_are_found_by_polling,
   BOOST_CHECK_EQUAL(home.StateValue("svc", "status"), "stopped");
   BOOST_CHECK(ProcessAlive(watcher));
 }
+
+BOOST_AUTO_TEST_CASE(a_new_watcher_removes_temp_files_of_dead_writers) {
+  TempHome home;
+  RegisterJob(home, "svc", kSleepForever);
+  // What a pguard killed between writing a temp file and renaming it
+  // leaves: NAME.tmp.PID.N, its PID gone.
+  const pid_t dead = ::fork();
+  BOOST_REQUIRE(dead >= 0);
+  if (dead == 0) ::_exit(0);
+  BOOST_REQUIRE(::waitpid(dead, nullptr, 0) == dead);
+  const std::string suffix = ".tmp." + std::to_string(dead) + ".0";
+  const std::vector<fs::path> strays = {
+      home.State("svc", "status" + suffix),
+      home.home() / ("registry.json" + suffix)};
+  for (const fs::path& stray : strays) std::ofstream(stray) << "old\n";
+  StartJobs(home, {"svc"});
+  for (const fs::path& stray : strays) {
+    BOOST_CHECK_MESSAGE(!fs::exists(stray), stray.string() + " is left");
+  }
+  BOOST_CHECK(WatcherLog(home).find("removed 2 temp files") !=
+              std::string::npos);
+  BOOST_CHECK_EQUAL(home.StateValue("svc", "status"), "running");
+}
