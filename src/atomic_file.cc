@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -180,10 +181,15 @@ Status MakeDir(const fs::path& path, mode_t mode) {
 
 namespace {
 
-// The writer's pid in a temp name NAME.tmp.PID.N (see TempName), or 0.
-pid_t TempWriter(std::string_view name) {
+// The writer's pid in a temp name NAME.tmp.PID.N (see TempName) with NAME
+// one of NAMES, or 0.
+pid_t TempWriter(std::string_view name, const std::vector<std::string>& names) {
   const size_t tmp = name.rfind(".tmp.");
   if (tmp == std::string_view::npos || tmp == 0) return 0;
+  if (std::find(names.begin(), names.end(), name.substr(0, tmp)) ==
+      names.end()) {
+    return 0;
+  }
   const std::string_view rest = name.substr(tmp + 5);
   const size_t dot = rest.find('.');
   if (dot == 0 || dot == std::string_view::npos || dot > 9) return 0;
@@ -199,7 +205,8 @@ pid_t TempWriter(std::string_view name) {
 
 }  // namespace
 
-Result<size_t> SweepStrayTemps(const fs::path& dir) {
+Result<size_t> SweepStrayTemps(const fs::path& dir,
+                               const std::vector<std::string>& names) {
   DIR* stream = ::opendir(dir.c_str());
   if (stream == nullptr) return SystemError("open directory", dir.string());
   size_t removed = 0;
@@ -211,7 +218,7 @@ Result<size_t> SweepStrayTemps(const fs::path& dir) {
       if (errno != 0) failure = SystemError("read directory", dir.string());
       break;
     }
-    const pid_t pid = TempWriter(entry->d_name);
+    const pid_t pid = TempWriter(entry->d_name, names);
     if (pid <= 0 || pid == ::getpid()) continue;
     // Alive (or not ours to signal): its writer may still rename it.
     if (::kill(pid, 0) == 0 || errno != ESRCH) continue;

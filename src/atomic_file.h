@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "error.h"
 
@@ -61,10 +62,12 @@ Result<ReadResult> ReadFile(const fs::path& path);
 Status AppendToFile(const fs::path& path, std::string_view data,
                     mode_t mode = 0644);
 
-// Removes the temp files (NAME.tmp.PID.N) in DIR left by writers that
-// died between creating and renaming them: those whose PID is gone. Those
-// of live processes are theirs, in use. Returns how many it removed.
-Result<size_t> SweepStrayTemps(const fs::path& dir);
+// Removes the temp files (NAME.tmp.PID.N, NAME one of NAMES) in DIR left
+// by writers that died between creating and renaming them: those whose
+// PID is gone. Those of live processes are theirs, in use. Returns how
+// many it removed.
+Result<size_t> SweepStrayTemps(const fs::path& dir,
+                               const std::vector<std::string>& names);
 
 // mkdir that accepts an existing directory; MODE is applied exactly.
 Status MakeDir(const fs::path& path, mode_t mode);

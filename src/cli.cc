@@ -578,6 +578,7 @@ std::optional<int> WatcherLifecycle(Context& ctx, Verb verb,
   std::vector<Target*> to_check;
   for (Target& target : targets) to_check.push_back(&target);
   size_t unsettled = targets.size();
+  double next_alive_check = SteadyNow() + 0.25;
   for (;;) {
     for (Target* target : to_check) {
       if (target->settled) continue;
@@ -601,8 +602,12 @@ std::optional<int> WatcherLifecycle(Context& ctx, Verb verb,
         watch.Wait(std::min(left, 0.25));
     to_check.clear();
     if (!changed) {
-      // A quiet moment: make sure someone is still there to answer.
-      if (!WatcherAlive(*ctx.paths)) return std::nullopt;
+      // A quiet moment: make sure someone is still there to answer (four
+      // times a second at most, as Wait may return every 10 ms).
+      if (SteadyNow() >= next_alive_check) {
+        if (WatcherGone(*ctx.paths)) return std::nullopt;
+        next_alive_check = SteadyNow() + 0.25;
+      }
       for (Target& target : targets) to_check.push_back(&target);
       continue;
     }

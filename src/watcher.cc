@@ -110,6 +110,7 @@ struct Slot {
   // The inode of the `want` file as we last read or wrote it, and the word
   // it holds: a request is a rename, so it shows a different inode.
   ino_t want_inode = 0;
+  timespec polled_ctime{};  // of `want` at the last poll (no inotify)
   Want seen_want = Want::kDown;
   bool want_queued = false;       // in pending_wants_
   bool want_verify_only = false;  // act only if the file differs from us
@@ -769,11 +770,17 @@ void Watcher::CheckLogs() {
 
 void Watcher::OnTimer() {
   uint64_t expirations = 0;
-  if (::read(timer_, &expirations, sizeof expirations) < 0 && errno != EAGAIN) {
-    Log("unable to read timerfd: %s", std::strerror(errno));
+  const double now = WallNow();
+  if (::read(timer_, &expirations, sizeof expirations) < 0) {
+    if (errno == ECANCELED) {
+      // The clock was set: our own intervals count from now again.
+      if (poll_at_) poll_at_ = now + kPollInterval;
+      if (log_check_at_) log_check_at_ = now + kLogCheckInterval;
+    } else if (errno != EAGAIN) {
+      Log("unable to read timerfd: %s", std::strerror(errno));
+    }
   }
   armed_.reset();
-  const double now = WallNow();
   for (auto& [name, slot] : slots_) {
     if (slot->deadline && *slot->deadline <= now) Observe(*slot);
   }
@@ -785,13 +792,18 @@ void Watcher::OnTimer() {
 }
 
 void Watcher::SweepTemps() {
-  std::vector<fs::path> dirs = {paths_.home(), paths_.WatcherDir()};
+  // Only temp files of names we write: the rest of a directory is not ours.
+  const std::vector<std::string> state_files(kAllStateFiles.begin(),
+                                             kAllStateFiles.end());
+  std::vector<std::pair<fs::path, std::vector<std::string>>> dirs = {
+      {paths_.home(), {"registry.json", "config.json"}},
+      {paths_.WatcherDir(), {"pid", "snapshot"}}};
   for (const auto& [name, slot] : slots_) {
-    dirs.push_back(paths_.StateDir(name));
+    dirs.emplace_back(paths_.StateDir(name), state_files);
   }
   size_t removed = 0;
-  for (const fs::path& dir : dirs) {
-    Result<size_t> swept = SweepStrayTemps(dir);
+  for (const auto& [dir, names] : dirs) {
+    Result<size_t> swept = SweepStrayTemps(dir, names);
     if (swept.ok()) {
       removed += swept.value();
     } else {
@@ -814,9 +826,23 @@ void Watcher::PollFiles() {
     if (config_changed) LoadConfigFile();
     if (registry_changed) LoadRegistryFile();
   }
-  // A request is a new inode on `want`: reading it costs one open.
+  // A request is a new inode on `want`. A new ctime on the same inode is
+  // a freed inode number reused by two quick requests: checked against the
+  // word we hold.
   for (auto& [name, slot] : slots_) {
-    if (slot->state_watch < 0) QueueWant(*slot, false);
+    if (slot->state_watch >= 0) continue;
+    struct ::stat st;
+    if (::stat(paths_.StateFile(name, state_file::kWant).c_str(), &st) != 0) {
+      continue;
+    }
+    const bool ctime_changed = st.st_ctim.tv_sec != slot->polled_ctime.tv_sec ||
+                               st.st_ctim.tv_nsec != slot->polled_ctime.tv_nsec;
+    slot->polled_ctime = st.st_ctim;
+    if (st.st_ino != slot->want_inode) {
+      QueueWant(*slot, false);
+    } else if (ctime_changed) {
+      QueueWant(*slot, true);
+    }
   }
   if (inotify_ < 0 && !log_check_at_) {
     log_check_at_ = WallNow() + kLogCheckInterval;
@@ -844,7 +870,9 @@ void Watcher::ArmTimer() {
       spec.it_value.tv_nsec = 1;
     }
   }
-  if (::timerfd_settime(timer_, TFD_TIMER_ABSTIME, &spec, nullptr) != 0) {
+  // Woken when the clock is set, too (see OnTimer).
+  if (::timerfd_settime(timer_, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET,
+                        &spec, nullptr) != 0) {
     Log("unable to arm timerfd: %s", std::strerror(errno));
     return;
   }
@@ -913,6 +941,13 @@ Status Watcher::Setup() {
 
 Result<int> Watcher::Run() {
   Result<FileLock> lock = FileLock::TryAcquire(paths_.WatcherLock());
+  // A CLI asking whether a watcher is alive holds the lock for an instant:
+  // try for a moment before taking it for another watcher.
+  for (int tries = 0; lock.ok() && !lock.value().held() && tries < 100;
+       ++tries) {
+    ::usleep(1000);
+    lock = FileLock::TryAcquire(paths_.WatcherLock());
+  }
   if (!lock.ok()) return lock.error();
   if (!lock.value().held()) {
     Result<ReadResult> pid = ReadFile(paths_.WatcherPid());

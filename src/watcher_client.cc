@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <rapidjson/document.h>
+#include <signal.h>
 #include <sys/inotify.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,6 +33,27 @@ std::string ReadWatcherPid(const HomePaths& paths) {
   return text.ok() ? text.value().content : std::string();
 }
 
+// Whether TEXT ("PID\n") names a process that exists.
+bool NamesLiveProcess(const std::string& text) {
+  char* end = nullptr;
+  const long pid = std::strtol(text.c_str(), &end, 10);
+  if (end == text.c_str() || pid <= 0 || pid > INT_MAX) return false;
+  return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+}
+
+// Waits (up to 2 s) while a watcher holds the lock but watcher/pid does
+// not yet name a live process other than OLD_PID: it took the lock an
+// instant ago. Returns whether the file names it by then.
+bool WaitUntilNamed(const HomePaths& paths, const std::string& old_pid) {
+  const double deadline = SteadyNow() + 2;
+  for (;;) {
+    const std::string pid = ReadWatcherPid(paths);
+    if (pid != old_pid && NamesLiveProcess(pid)) return true;
+    if (SteadyNow() >= deadline || !WatcherAlive(paths)) return false;
+    ::usleep(1000);
+  }
+}
+
 }  // namespace
 
 bool WatcherAlive(const HomePaths& paths) {
@@ -39,10 +61,20 @@ bool WatcherAlive(const HomePaths& paths) {
   return lock.ok() && !lock.value().held();
 }
 
+bool WatcherGone(const HomePaths& paths) {
+  Result<FileLock> lock = FileLock::TryAcquire(paths.WatcherLock());
+  return lock.ok() && lock.value().held();
+}
+
 Status EnsureWatcher(const HomePaths& paths) {
   const char* off = std::getenv("PGUARD_NO_WATCHER");
   if (off != nullptr && std::strcmp(off, "1") == 0) return Status::Ok();
-  if (WatcherAlive(paths)) return Status::Ok();
+  if (WatcherAlive(paths)) {
+    // It may have taken the lock an instant ago: wait (briefly) until it
+    // has said who it is, so a script reading watcher/pid next finds it.
+    WaitUntilNamed(paths, "");
+    return Status::Ok();
+  }
   const std::string old_pid = ReadWatcherPid(paths);
   char self[PATH_MAX];
   const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
@@ -114,16 +146,16 @@ Status EnsureWatcher(const HomePaths& paths) {
   ::close(ready[0]);
   if (got == 1) return Status::Ok();
   if (got == 0) {
-    // Ours exited: fine if it lost the lock to a watcher that is up.
-    if (WatcherAlive(paths) && ReadWatcherPid(paths) != old_pid) {
-      return Status::Ok();
-    }
+    // Ours exited: fine if it lost the lock to a watcher that is up (which
+    // may not have written its pid yet).
+    if (WaitUntilNamed(paths, old_pid)) return Status::Ok();
     std::string why;
     Result<std::vector<std::string>> tail = LastLines(paths.WatcherLog(), 1);
     if (tail.ok() && !tail.value().empty()) why = ": " + tail.value().back();
     return Error{ErrorKind::kFailure,
                  "the watcher exited at start" + why + " (see " + log + ")"};
   }
+  if (got < 0) return SystemError("read the readiness pipe of", "watcher");
   return Error{ErrorKind::kFailure,
                "the watcher did not get ready within 30s; see " + log};
 }
@@ -140,7 +172,10 @@ void StatusWatch::Subscribe(const std::string& name) {
                          : ::inotify_add_watch(
                                fd_, paths_.StateDir(name).c_str(), IN_MOVED_TO);
   if (wd < 0) {
-    complete_ = false;  // inotify's limits reached: the caller polls
+    // inotify's limits reached: poll every name from now on (a queue that
+    // is never read would keep poll(2) from ever sleeping).
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
     return;
   }
   names_[wd] = name;
@@ -149,10 +184,8 @@ void StatusWatch::Subscribe(const std::string& name) {
 std::optional<std::vector<std::string>> StatusWatch::Wait(double seconds) {
   pollfd pfd{.fd = fd_, .events = POLLIN, .revents = 0};
   int ms = static_cast<int>(std::ceil(std::max(0.0, seconds) * 1000));
-  if (fd_ < 0 || !complete_) ms = std::min(ms, 10);  // polling: look often
-  if (::poll(&pfd, fd_ >= 0 ? 1 : 0, ms) <= 0 || !complete_) {
-    return std::nullopt;
-  }
+  if (fd_ < 0) ms = std::min(ms, 10);  // polling: look often
+  if (::poll(&pfd, fd_ >= 0 ? 1 : 0, ms) <= 0) return std::nullopt;
   std::vector<std::string> changed;
   alignas(inotify_event) char buffer[16384];
   ssize_t n;

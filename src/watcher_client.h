@@ -15,6 +15,10 @@ namespace pguard {
 // True when a process holds watcher/lock.
 bool WatcherAlive(const HomePaths& paths);
 
+// True only when no process holds watcher/lock (an error reading it is not
+// taken for a dead watcher).
+bool WatcherGone(const HomePaths& paths);
+
 // Starts `pguard watch` detached (double fork, setsid, stdin /dev/null,
 // output to watcher/log) unless one is alive or PGUARD_NO_WATCHER=1, and
 // waits (bounded) until it serves requests, or fails as soon as it exits.
@@ -43,8 +47,7 @@ class StatusWatch {
 
  private:
   const HomePaths& paths_;
-  int fd_ = -1;
-  bool complete_ = true;  // every Subscribe got its inotify watch
+  int fd_ = -1;  // -1: no inotify (or not for every name), so Wait polls
   std::unordered_map<int, std::string> names_;  // watch descriptor -> NAME
 };
 
