@@ -963,6 +963,16 @@ Result<int> Watcher::Run() {
     return s.error();
   }
   if (Status s = Setup(); !s.ok()) return s.error();
+  // From here on no request is missed: the first pass below watches each
+  // state/NAME/ before it reads it. The CLI that started us may go on
+  // while we load (10,000 entries take a while).
+  if (ready_fd_ >= 0) {
+    if (::write(ready_fd_, "ready\n", 6) < 0 && errno != EPIPE) {
+      Log("unable to report readiness: %s", std::strerror(errno));
+    }
+    ::close(ready_fd_);
+    ready_fd_ = -1;
+  }
   engine_.set_async_exec(true);
   {
     // The first pass runs under the home lock so a direct-mode CLI that
@@ -976,15 +986,6 @@ Result<int> Watcher::Run() {
   WriteSnapshot();
   engine_.Journal("", "watcher-started", ::getpid(), "", WallNow());
   Log("watching %s (%zu processes)", paths_.home().c_str(), slots_.size());
-  // Every state/NAME/ is watched and read: requests from here on are
-  // seen, so the CLI that started us may go on.
-  if (ready_fd_ >= 0) {
-    if (::write(ready_fd_, "ready\n", 6) < 0 && errno != EPIPE) {
-      Log("unable to report readiness: %s", std::strerror(errno));
-    }
-    ::close(ready_fd_);
-    ready_fd_ = -1;
-  }
 
   bool stop = false;
   epoll_event events[64];

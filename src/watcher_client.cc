@@ -93,7 +93,7 @@ Status EnsureWatcher(const HomePaths& paths) {
   }
   envp.push_back(ready_var.data());
   envp.push_back(nullptr);
-  // The watcher says "ready" on this pipe once it serves requests; its end
+  // The watcher says "ready" on this pipe once it sees requests; its end
   // closing unsaid means it exited (another won the lock, or it failed).
   int ready[2];
   if (::pipe2(ready, O_CLOEXEC) != 0) return SystemError("create", "pipe");
@@ -127,8 +127,8 @@ Status EnsureWatcher(const HomePaths& paths) {
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
-  // A watcher loading ten thousand entries on a loaded machine takes a
-  // while; one that is gone is known at once.
+  // Ready once set up (before it loads the registry); on a loaded machine
+  // that may take a while, but one that is gone is known at once.
   const double deadline = SteadyNow() + 30;
   char byte = 0;
   ssize_t got = -1;

@@ -21,12 +21,12 @@ bool WatcherGone(const HomePaths& paths);
 
 // Starts `pguard watch` detached (double fork, setsid, stdin /dev/null,
 // output to watcher/log) unless one is alive or PGUARD_NO_WATCHER=1, and
-// waits (bounded) until it serves requests, or fails as soon as it exits.
+// waits (bounded) until it sees requests, or fails as soon as it exits.
 Status EnsureWatcher(const HomePaths& paths);
 
 // The environment variable naming the descriptor on which a watcher
-// started by EnsureWatcher writes one line once it serves requests (the
-// s6 notification-fd idea: readiness told, not guessed from files).
+// started by EnsureWatcher writes one line once no request can be missed
+// (the s6 notification-fd idea: readiness told, not guessed from files).
 inline constexpr const char* kReadyFdVariable = "PGUARD_READY_FD";
 
 // inotify on state/NAME/ directories, so a CLI sees each status rename.
