@@ -15,6 +15,7 @@
 
 #include <boost/test/results_collector.hpp>
 #include <boost/test/unit_test.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -110,11 +111,11 @@ class TempHome {
       }
     }
     const std::vector<pid_t> survivors = KillEverything();
-    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
-    }
     BOOST_CHECK_MESSAGE(
         survivors.empty(),
         "processes survived teardown: " + std::to_string(survivors.size()));
+    BOOST_CHECK_MESSAGE(ReapAllChildren(),
+                        "a child of the test is still alive after teardown");
     std::error_code ec;
     fs::remove_all(root_, ec);
   }
@@ -217,6 +218,24 @@ class TempHome {
     ::waitpid(pid, &status, 0);
     result.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
     return result;
+  }
+
+  // Reaps children until none is left; false if some are still alive at
+  // the deadline. As the subreaper, the test is the parent of all it
+  // started once their launchers are gone. A SIGKILLed process stops
+  // showing its environment before it is a zombie (an ASan build takes a
+  // while to unmap its shadow memory): not reaped here, it would outlive
+  // the test binary and stay a zombie of PID 1.
+  static bool ReapAllChildren(
+      std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      const pid_t pid = ::waitpid(-1, nullptr, WNOHANG);
+      if (pid > 0) continue;
+      if (pid < 0 && errno == ECHILD) return true;
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
   }
 
   // Every live process whose environment carries this test's tag.
