@@ -997,6 +997,15 @@ BOOST_AUTO_TEST_CASE(an_idle_watcher_with_twenty_jobs_never_wakes_up) {
   for (const std::string& name : names) {
     BOOST_REQUIRE_EQUAL(home.StateValue(name, "status"), "running");
   }
+  // A watcher denied inotify (the machine's instances all taken) polls by
+  // design: the promise of no wake-up is for one that has it.
+  if (WatcherLog(home).find("unable to create an inotify instance") !=
+      std::string::npos) {
+    BOOST_WARN_MESSAGE(false,
+                       "not measured: the watcher got no inotify "
+                       "instance and polls");
+    return;
+  }
   // Let the last answers settle (the CLI's own exit, journal appends).
   BOOST_REQUIRE(WaitFor(
       [&] {
@@ -1260,8 +1269,11 @@ BOOST_AUTO_TEST_CASE(without_inotify_watches_requests_are_found_by_polling,
   StartJobs(home, {"svc"});
   const pid_t watcher = WatcherPid(home);
   BOOST_REQUIRE(watcher > 0 && ProcessAlive(watcher));
+  // (Or, with no instance left for it at all, the whole home is polled.)
   BOOST_CHECK(WatcherLog(home).find("polling its registry") !=
-              std::string::npos);
+                  std::string::npos ||
+              WatcherLog(home).find("unable to create an inotify instance") !=
+                  std::string::npos);
   BOOST_CHECK_EQUAL(home.StateValue("svc", "status"), "running");
   const RunResult restarted = home.Run({"restart", "svc"});
   BOOST_CHECK_MESSAGE(restarted.code == 0, "restart: " + restarted.err);
