@@ -500,6 +500,15 @@ std::string LogTail(const Context& ctx, const std::string& name) {
   return text;
 }
 
+// `start --wait`'s failure: the job died within the wait; its log's tail.
+void ReportDiedWithin(const Context& ctx, const std::string& name,
+                      double wait_s, const std::string& last_exit) {
+  std::fprintf(stderr, "pguard: error: %s died within %gs (last exit: %s)\n",
+               name.c_str(), wait_s, last_exit.c_str());
+  const std::string tail = LogTail(ctx, name);
+  if (!tail.empty()) std::fprintf(stderr, "%s", tail.c_str());
+}
+
 int ReportOutcome(const Context& ctx, Verb verb, const Target& target,
                   const std::string& spawn_error) {
   const ProcessRecord& record = target.tracked.state.record;
@@ -651,10 +660,7 @@ std::optional<int> WatcherLifecycle(Context& ctx, Verb verb,
     Result<ProcessState> now = tree.Read(target.entry->name);
     const std::string last_exit =
         now.ok() ? now.value().record.last_exit : "unknown";
-    std::fprintf(stderr, "pguard: error: %s died within %gs (last exit: %s)\n",
-                 target.entry->name.c_str(), wait_s, last_exit.c_str());
-    const std::string tail = LogTail(ctx, target.entry->name);
-    if (!tail.empty()) std::fprintf(stderr, "%s", tail.c_str());
+    ReportDiedWithin(ctx, target.entry->name, wait_s, last_exit);
     code = 1;
   }
   return code;
@@ -741,11 +747,8 @@ int DirectLifecycle(Context& ctx, Verb verb, std::vector<Target>& targets,
     Result<std::optional<double>> observed =
         engine.Observe(*target.entry, target.tracked, WallNow());
     if (!observed.ok()) return Fail(observed.error());
-    std::fprintf(stderr, "pguard: error: %s died within %gs (last exit: %s)\n",
-                 target.entry->name.c_str(), wait_s,
-                 target.tracked.state.record.last_exit.c_str());
-    const std::string tail = LogTail(ctx, target.entry->name);
-    if (!tail.empty()) std::fprintf(stderr, "%s", tail.c_str());
+    ReportDiedWithin(ctx, target.entry->name, wait_s,
+                     target.tracked.state.record.last_exit);
     code = 1;
   }
   return code;
