@@ -142,12 +142,8 @@ pid_t Launch(const TempHome& tenv, const std::vector<std::string>& args,
   }
   env.push_back("PGUARD_TEST_TAG=" + tenv.tag());
   if (no_watcher) env.push_back("PGUARD_NO_WATCHER=1");
-  std::vector<char*> cargv, cenv;
-  for (const std::string& a : argv)
-    cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  for (const std::string& e : env) cenv.push_back(const_cast<char*>(e.c_str()));
-  cenv.push_back(nullptr);
+  std::vector<char*> cargv = pguard_test::CStrings(argv);
+  std::vector<char*> cenv = pguard_test::CStrings(env);
   const pid_t pid = ::fork();
   BOOST_REQUIRE(pid >= 0);
   if (pid == 0) {
@@ -848,13 +844,8 @@ class Follower {
     argv.insert(argv.end(), args.begin(), args.end());
     std::vector<std::string> env = {"PGUARD_TEST_TAG=" + tenv.tag(),
                                     "PGUARD_NO_WATCHER=1"};
-    std::vector<char*> cargv, cenv;
-    for (const std::string& a : argv)
-      cargv.push_back(const_cast<char*>(a.c_str()));
-    cargv.push_back(nullptr);
-    for (const std::string& e : env)
-      cenv.push_back(const_cast<char*>(e.c_str()));
-    cenv.push_back(nullptr);
+    std::vector<char*> cargv = pguard_test::CStrings(argv);
+    std::vector<char*> cenv = pguard_test::CStrings(env);
     pid_ = ::fork();
     BOOST_REQUIRE(pid_ >= 0);
     if (pid_ == 0) {

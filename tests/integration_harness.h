@@ -53,6 +53,18 @@ inline std::string Trimmed(std::string text) {
   return text;
 }
 
+// STRINGS as the null-terminated char* array execve wants; it points into
+// STRINGS, which must outlive it.
+inline std::vector<char*> CStrings(const std::vector<std::string>& strings) {
+  std::vector<char*> pointers;
+  pointers.reserve(strings.size() + 1);
+  for (const std::string& text : strings) {
+    pointers.push_back(const_cast<char*>(text.c_str()));
+  }
+  pointers.push_back(nullptr);
+  return pointers;
+}
+
 // Polls PREDICATE every 2 ms until it holds or TIMEOUT passes.
 inline bool WaitFor(
     const std::function<bool()>& predicate,
@@ -176,11 +188,8 @@ class TempHome {
     int out_pipe[2], err_pipe[2];
     BOOST_REQUIRE(::pipe2(out_pipe, O_CLOEXEC) == 0);
     BOOST_REQUIRE(::pipe2(err_pipe, O_CLOEXEC) == 0);
-    std::vector<char*> cargv, cenv;
-    for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-    cargv.push_back(nullptr);
-    for (const auto& e : env) cenv.push_back(const_cast<char*>(e.c_str()));
-    cenv.push_back(nullptr);
+    std::vector<char*> cargv = CStrings(argv);
+    std::vector<char*> cenv = CStrings(env);
     const pid_t pid = ::fork();
     BOOST_REQUIRE(pid >= 0);
     if (pid == 0) {

@@ -221,10 +221,7 @@ class Stranger {
  public:
   explicit Stranger(const TempHome& tenv) {
     const std::vector<std::string> env = TaggedEnvironment(tenv, true);
-    std::vector<char*> cenv;
-    for (const std::string& e : env)
-      cenv.push_back(const_cast<char*>(e.c_str()));
-    cenv.push_back(nullptr);
+    std::vector<char*> cenv = pguard_test::CStrings(env);
     pid_ = ::fork();
     BOOST_REQUIRE(pid_ >= 0);
     if (pid_ == 0) {

@@ -151,11 +151,8 @@ pid_t SpawnWatch(const TempHome& home, const fs::path& output) {
   const std::vector<std::string> argv = {PGUARD_BINARY, "--home",
                                          home.home().string(), "watch"};
   const std::vector<std::string> env = TaggedEnvironment(home);
-  std::vector<char*> cargv, cenv;
-  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  for (const auto& e : env) cenv.push_back(const_cast<char*>(e.c_str()));
-  cenv.push_back(nullptr);
+  std::vector<char*> cargv = pguard_test::CStrings(argv);
+  std::vector<char*> cenv = pguard_test::CStrings(env);
   const pid_t pid = ::fork();
   BOOST_REQUIRE(pid >= 0);
   if (pid == 0) {
@@ -1034,9 +1031,7 @@ BOOST_AUTO_TEST_CASE(the_watcher_outlives_the_session_that_started_it) {
                              home.home().string() +
                              "' start daemon >/dev/null 2>&1; exec sleep 600";
   const std::vector<std::string> env = TaggedEnvironment(home);
-  std::vector<char*> cenv;
-  for (const auto& e : env) cenv.push_back(const_cast<char*>(e.c_str()));
-  cenv.push_back(nullptr);
+  std::vector<char*> cenv = pguard_test::CStrings(env);
   const pid_t launcher = ::fork();
   BOOST_REQUIRE(launcher >= 0);
   if (launcher == 0) {
